@@ -1,0 +1,274 @@
+"""Base class of every convolution in the package.
+
+Modelled on `keras.layers.Conv*` (same arguments, same padding arithmetic and
+output shapes), plus optional weight normalization and equalized learning
+rate.  Kernel transforms live in `convolution_op`, so the stored `kernel`
+variable is always the raw parameter and a reloaded model is identical.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import activations, constraints, initializers, ops, regularizers
+
+from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.utils import numerics
+
+
+class BaseConv(keras.layers.Layer):
+    """Abstract N-D convolution (N = `rank`), see `Conv2D` for the arguments.
+
+    Subclasses change what the convolution does to its kernel by overriding
+    `transform_kernel(kernel)` (float32 in, float32 out), and may add weights
+    in `build_extra_weights()`.
+    """
+
+    def __init__(
+        self,
+        rank: int,
+        filters: int,
+        kernel_size,
+        strides=1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate=1,
+        groups: int = 1,
+        activation=None,
+        use_bias: bool = False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        weightnorm: bool = False,
+        equalize: bool = False,
+        eps: float = 1e-6,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        cls = self.__class__.__name__
+        self.rank = rank
+        self.filters = (
+            None if filters is None else av.positive_int(filters, "filters", cls)
+        )
+        self.kernel_size = av.normalize_tuple(kernel_size, rank, "kernel_size", layer_name=cls)
+        self.strides = av.normalize_tuple(strides, rank, "strides", layer_name=cls)
+        allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+        self.padding = av.normalize_padding(padding, allowed, layer_name=cls)
+        self.data_format = av.normalize_data_format(data_format, cls)
+        self.dilation_rate = av.normalize_tuple(
+            dilation_rate, rank, "dilation_rate", layer_name=cls
+        )
+        self.groups = av.positive_int(groups, "groups", cls)
+        if self.filters is not None and self.filters % self.groups:
+            raise ValueError(
+                f"{cls}: `filters`={self.filters} must be divisible by "
+                f"`groups`={self.groups}."
+            )
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"{cls}: `strides` > 1 together with `dilation_rate` > 1 is not "
+                f"supported (as in keras.layers.Conv{rank}D); received "
+                f"strides={self.strides}, dilation_rate={self.dilation_rate}."
+            )
+        if weightnorm and equalize:
+            raise ValueError(
+                f"{cls}: `weightnorm` and `equalize` cannot both be True."
+            )
+        if not isinstance(eps, (int, float)) or eps < 0:
+            raise ValueError(f"{cls}: `eps` must be a float >= 0; received {eps!r}.")
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.weightnorm = bool(weightnorm)
+        self.equalize = bool(equalize)
+        self.eps = float(eps)
+        self._channel_axis = av.channel_axis(self.data_format)
+
+    # ------------------------------------------------------------------ build
+    def _input_description(self) -> str:
+        return av.spatial_description(self.rank, self.data_format)
+
+    def _check_input_shape(self, input_shape) -> int:
+        """Validates rank and returns the static channel count."""
+        av.check_input_rank(self, input_shape, self.rank + 2, self._input_description())
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(
+                f"Layer {self.__class__.__name__} ('{self.name}') needs a known "
+                f"channel dimension; received input of shape {tuple(input_shape)}."
+            )
+        return int(channels)
+
+    def kernel_input_channels(self, channels: int) -> int:
+        """Channels the kernel sees (CoordConv adds its coordinate channels)."""
+        return channels
+
+    def kernel_shape(self, in_channels: int) -> tuple:
+        if in_channels % self.groups:
+            raise ValueError(
+                f"Layer {self.__class__.__name__} ('{self.name}'): the input "
+                f"channels ({in_channels}) must be divisible by `groups`="
+                f"{self.groups}."
+            )
+        return self.kernel_size + (in_channels // self.groups, self.filters)
+
+    @property
+    def output_channels(self) -> int:
+        return self.filters
+
+    def build(self, input_shape):
+        channels = self._check_input_shape(input_shape)
+        kernel_shape = self.kernel_shape(self.kernel_input_channels(channels))
+        # Kernel-side variables are read in float32 (no autocast) so that the
+        # weight transforms are computed in full precision under mixed
+        # precision; the result is cast to the compute dtype.
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=kernel_shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            autocast=False,
+        )
+        if self.weightnorm:
+            self.wn_g = self.add_weight(
+                name="wn_g",
+                shape=(self.output_channels,),
+                initializer="ones",
+                autocast=False,
+            )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.output_channels,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+        self.build_extra_weights()
+        self.input_spec = keras.layers.InputSpec(
+            ndim=self.rank + 2, axes={self._channel_axis: channels}
+        )
+
+    def build_extra_weights(self):
+        """Hook for subclasses that add weights after kernel and bias."""
+
+    # -------------------------------------------------------- kernel transforms
+    @property
+    def fan_in(self) -> int:
+        """Inputs seen by one output unit: prod(kernel_size) * in / groups."""
+        return av.prod(self.kernel.shape[:-1])
+
+    def transform_kernel(self, kernel):
+        """Effective kernel (float32 in, float32 out)."""
+        if self.weightnorm:
+            return numerics.weight_normalize(
+                kernel,
+                ops.cast(self.wn_g, "float32"),
+                tuple(range(len(kernel.shape) - 1)),
+                self.eps,
+            )
+        if self.equalize:
+            return kernel * math.sqrt(2.0 / self.fan_in)
+        return kernel
+
+    def _effective(self, kernel):
+        kernel = self.transform_kernel(ops.cast(kernel, "float32"))
+        return ops.cast(kernel, self.compute_dtype)
+
+    def effective_kernel(self):
+        """The kernel actually convolved, in the layer's compute dtype."""
+        return self._effective(self.kernel)
+
+    # -------------------------------------------------------------------- call
+    def _causal_pad(self, inputs):
+        left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
+        if self.data_format == "channels_last":
+            pad = [[0, 0], [left, 0], [0, 0]]
+        else:
+            pad = [[0, 0], [0, 0], [left, 0]]
+        return ops.pad(inputs, pad)
+
+    def convolution_op(self, inputs, kernel):
+        """Convolves `inputs` with the transform of the raw `kernel`."""
+        kernel = self._effective(kernel)
+        padding = self.padding
+        if padding == "causal":
+            inputs = self._causal_pad(inputs)
+            padding = "valid"
+        return ops.conv(
+            inputs,
+            kernel,
+            strides=self.strides,
+            padding=padding,
+            dilation_rate=self.dilation_rate,
+            data_format=self.data_format,
+        )
+
+    def add_bias(self, outputs):
+        if self.bias is None:
+            return outputs
+        n = self.output_channels
+        if self.data_format == "channels_last":
+            shape = (1,) * (self.rank + 1) + (n,)
+        else:
+            shape = (1, n) + (1,) * self.rank
+        return ops.add(outputs, ops.reshape(ops.cast(self.bias, outputs.dtype), shape))
+
+    def call(self, inputs):
+        outputs = self.add_bias(self.convolution_op(inputs, self.kernel))
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return av.conv_output_shape(
+            input_shape,
+            self.output_channels,
+            self.kernel_size,
+            self.strides,
+            self.padding,
+            self.dilation_rate,
+            self.data_format,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "kernel_size": self.kernel_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
+                "groups": self.groups,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(
+                    self.activity_regularizer
+                ),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint),
+                "weightnorm": self.weightnorm,
+                "equalize": self.equalize,
+                "eps": self.eps,
+            }
+        )
+        return config

@@ -1,0 +1,82 @@
+"""1D convolution with optional weight normalization / equalized LR."""
+
+from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.layers.convolutional.conv_docs import CONV_ARGS
+from keras_cv_layers.utils.serialization import register
+
+
+@register
+class Conv1D(BaseConv):
+    """1D convolution, as `keras.layers.Conv1D`, with weight normalization
+    (Salimans & Kingma, 2016, arXiv:1602.07868) and equalized learning rate
+    (Karras et al., 2018, arXiv:1710.10196).
+
+    With `weightnorm=False` and `equalize=False` the output equals
+    `keras.layers.Conv1D` with the same kernel and bias.
+
+    Args:{args}
+    Call arguments:
+        inputs: tensor of shape `(batch, steps, channels)` (channels_last) or the
+            channels_first equivalent.
+
+    Returns:
+        The convolved tensor, `filters` channels, in the compute dtype.
+
+    Example:
+
+    >>> import numpy as np, keras_cv_layers as kcl
+    >>> layer = kcl.Conv1D(8, 3, padding="same", weightnorm=True,
+    ...                    data_format="channels_last")
+    >>> tuple(layer(np.ones((4, 16, 3), "float32")).shape)[-1]
+    8
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        weightnorm=False,
+        equalize=False,
+        eps=1e-6,
+        **kwargs,
+    ):
+        super().__init__(
+            rank=1,
+            filters=filters,
+            kernel_size=kernel_size,
+            strides=strides,
+            padding=padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            groups=groups,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            weightnorm=weightnorm,
+            equalize=equalize,
+            eps=eps,
+            **kwargs,
+        )
+
+
+Conv1D.__doc__ = Conv1D.__doc__.replace("{args}", CONV_ARGS)

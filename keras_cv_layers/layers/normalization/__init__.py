@@ -1,0 +1,4 @@
+from keras_cv_layers.layers.normalization.c_layer_norm import CLayerNorm
+from keras_cv_layers.layers.normalization.instance_normalization import InstanceNormalization
+from keras_cv_layers.layers.normalization.layer_normalization import LayerNormalization
+from keras_cv_layers.layers.normalization.pf_layer_norm import PFLayerNorm

@@ -1,0 +1,167 @@
+"""Argument normalization and convolution arithmetic shared by every layer.
+
+Kept in the package (rather than imported from ``keras.src``) because Keras'
+private modules move between releases.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import keras
+
+_DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def _name(layer_name: str | None) -> str:
+    return f"{layer_name}: " if layer_name else ""
+
+
+def normalize_data_format(value: str | None, layer_name: str | None = None) -> str:
+    """Returns `"channels_last"` or `"channels_first"` (None → Keras config)."""
+    if value is None:
+        value = keras.config.image_data_format()
+    if not isinstance(value, str) or value.lower() not in _DATA_FORMATS:
+        raise ValueError(
+            f"{_name(layer_name)}invalid `data_format`={value!r}; expected one "
+            f"of {_DATA_FORMATS} or None."
+        )
+    return value.lower()
+
+
+def normalize_tuple(
+    value, n: int, arg_name: str, allow_zero: bool = False, layer_name=None
+) -> tuple:
+    """Turns an int or an iterable of `n` ints into a tuple of `n` ints."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{_name(layer_name)}`{arg_name}` must be an int or a tuple of "
+            f"{n} ints; received {value!r}."
+        )
+    if isinstance(value, int):
+        value_tuple = (value,) * n
+    else:
+        try:
+            value_tuple = tuple(value)
+        except TypeError:
+            raise ValueError(
+                f"{_name(layer_name)}`{arg_name}` must be an int or a tuple "
+                f"of {n} ints; received {value!r}."
+            ) from None
+        if len(value_tuple) != n or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value_tuple
+        ):
+            raise ValueError(
+                f"{_name(layer_name)}`{arg_name}` must be an int or a tuple "
+                f"of {n} ints; received {value!r}."
+            )
+    lower = 0 if allow_zero else 1
+    if any(v < lower for v in value_tuple):
+        raise ValueError(
+            f"{_name(layer_name)}`{arg_name}` must be >= {lower}; received "
+            f"{value!r}."
+        )
+    return value_tuple
+
+
+def normalize_padding(
+    value: str, allowed: Iterable[str] = ("valid", "same"), layer_name=None
+) -> str:
+    """Lower-cases and validates a padding name."""
+    allowed = tuple(allowed)
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise ValueError(
+            f"{_name(layer_name)}invalid `padding`={value!r}; expected one of "
+            f"{allowed}."
+        )
+    return value.lower()
+
+
+def positive_int(value, arg_name: str, layer_name=None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"{_name(layer_name)}`{arg_name}` must be a positive integer; "
+            f"received {arg_name}={value!r}."
+        )
+    return value
+
+
+def conv_output_length(
+    length: int | None,
+    kernel: int,
+    stride: int,
+    padding: str,
+    dilation: int = 1,
+) -> int | None:
+    """Output length of a convolution/pooling along one axis (Keras rules)."""
+    if length is None:
+        return None
+    effective = (kernel - 1) * dilation + 1
+    if padding in ("same", "causal"):
+        return -(-length // stride)
+    return max(0, (length - effective) // stride + 1)
+
+
+def same_padding_amounts(
+    length, kernel: int, stride: int, dilation: int = 1
+) -> tuple:
+    """(before, after) zero padding that TF/Keras "same" applies on one axis.
+
+    Works with python ints and with symbolic/tensor lengths.
+    """
+    effective = (kernel - 1) * dilation + 1
+    if isinstance(length, int):
+        out = -(-length // stride)
+        total = max((out - 1) * stride + effective - length, 0)
+        return total // 2, total - total // 2
+    out = keras.ops.floor_divide(length + stride - 1, stride)
+    total = keras.ops.maximum((out - 1) * stride + effective - length, 0)
+    return keras.ops.floor_divide(total, 2), total - keras.ops.floor_divide(total, 2)
+
+
+def conv_output_shape(
+    input_shape: Sequence,
+    filters: int,
+    kernel_size: Sequence[int],
+    strides: Sequence[int],
+    padding: str,
+    dilation_rate: Sequence[int],
+    data_format: str,
+) -> tuple:
+    """Full output shape of an N-D convolution, as `keras.layers.ConvND`."""
+    input_shape = tuple(input_shape)
+    rank = len(kernel_size)
+    spatial = input_shape[1:-1] if data_format == "channels_last" else input_shape[2:]
+    out_spatial = tuple(
+        conv_output_length(spatial[i], kernel_size[i], strides[i], padding, dilation_rate[i])
+        for i in range(rank)
+    )
+    if data_format == "channels_last":
+        return (input_shape[0],) + out_spatial + (filters,)
+    return (input_shape[0], filters) + out_spatial
+
+
+def channel_axis(data_format: str) -> int:
+    return -1 if data_format == "channels_last" else 1
+
+
+def check_input_rank(layer, input_shape, ndim: int, description: str) -> None:
+    """Raises a ValueError naming the layer and the expected shape."""
+    if len(input_shape) != ndim:
+        raise ValueError(
+            f"Layer {layer.__class__.__name__} ('{layer.name}') expects input of "
+            f"rank {ndim}, i.e. shape {description}; received input of shape "
+            f"{tuple(input_shape)}."
+        )
+
+
+def spatial_description(rank: int, data_format: str, channels: str = "channels") -> str:
+    names = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}[rank]
+    if data_format == "channels_last":
+        return "(batch, " + ", ".join(names) + f", {channels})"
+    return f"(batch, {channels}, " + ", ".join(names) + ")"
+
+
+def prod(values: Iterable[int]) -> int:
+    return int(math.prod(values))

@@ -1,0 +1,247 @@
+"""The battery every layer of the package goes through.
+
+`LayerCase` describes one layer configuration; `tests/test_layer_harness.py`
+runs each registered case through every check below:
+
+build + eager call, functional model, one training step, get_config round
+trip, `.keras` save/load with `safe_mode=True`, `jit_compile=True` (JAX, TF),
+mixed_float16 / mixed_bfloat16, unknown batch and spatial size.
+
+Shapes are given channels_last; when the layer is spatial and
+`keras.config.image_data_format()` is channels_first (the torch
+channels_first CI session), inputs are transposed and the layer is built
+with its default `data_format=None`, so the default path is what is tested.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+import keras
+import numpy as np
+from keras import ops
+
+ATOL = 1e-5
+
+
+@dataclasses.dataclass
+class LayerCase:
+    """One layer configuration for the harness."""
+
+    id: str
+    cls: type
+    kwargs: dict = dataclasses.field(default_factory=dict)
+    #: Input shape including batch, channels_last.
+    input_shape: tuple = (2, 9, 9, 4)
+    #: Whether the layer has spatial axes (and so honours data_format).
+    spatial: bool = True
+    #: Whether spatial axes may be None in the functional model.
+    unknown_spatial: bool = True
+    #: A second spatial size (channels_last, no batch/channels) for the
+    #: unknown-size check.
+    other_spatial: tuple | None = None
+
+    def make(self, **extra) -> keras.layers.Layer:
+        return self.cls(**{**self.kwargs, **extra})
+
+    @property
+    def channels_first(self) -> bool:
+        return self.spatial and keras.config.image_data_format() == "channels_first"
+
+    def to_layout(self, x: np.ndarray) -> np.ndarray:
+        """Moves channels to axis 1 when the layer runs channels_first."""
+        return np.moveaxis(x, -1, 1) if self.channels_first else x
+
+    def input_data(self, shape: tuple | None = None, seed: int = 0) -> np.ndarray:
+        shape = shape or self.input_shape
+        x = np.random.default_rng(seed).normal(size=shape).astype("float32")
+        return self.to_layout(x)
+
+    def symbolic_shape(self, unknown_spatial: bool = False) -> tuple:
+        """Input shape for keras.Input (no batch), in the layer's layout."""
+        shape = list(self.input_shape[1:])
+        if unknown_spatial:
+            shape = [None] * (len(shape) - 1) + [shape[-1]]
+        if self.channels_first:
+            shape = [shape[-1]] + shape[:-1]
+        return tuple(shape)
+
+
+def to_numpy(x) -> Any:
+    if isinstance(x, (list, tuple)):
+        return [to_numpy(t) for t in x]
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def assert_close(actual, expected, atol: float = ATOL, rtol: float = 1e-5, msg: str = ""):
+    actual, expected = to_numpy(actual), to_numpy(expected)
+    if isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), msg
+        for a, e in zip(actual, expected):
+            assert_close(a, e, atol, rtol, msg)
+        return
+    np.testing.assert_allclose(
+        actual.astype("float64"), expected.astype("float64"), atol=atol, rtol=rtol, err_msg=msg
+    )
+
+
+def assert_finite(x, msg: str = "") -> None:
+    for t in x if isinstance(x, list) else [x]:
+        t = to_numpy(t).astype("float64")
+        assert np.all(np.isfinite(t)), f"non-finite values {msg}"
+
+
+def _single_output(outputs):
+    """Joins multi-output layers into one tensor so that any loss applies."""
+    if isinstance(outputs, (list, tuple)):
+        flat = [keras.layers.Flatten()(o) for o in outputs]
+        return keras.layers.Concatenate()(flat)
+    return outputs
+
+
+def functional_model(case: LayerCase, layer=None, unknown_spatial: bool = False):
+    layer = layer or case.make()
+    inputs = keras.Input(case.symbolic_shape(unknown_spatial))
+    outputs = layer(inputs)
+    return keras.Model(inputs, outputs), layer
+
+
+def training_model(case: LayerCase):
+    layer = case.make()
+    inputs = keras.Input(case.symbolic_shape())
+    outputs = _single_output(layer(inputs))
+    return keras.Model(inputs, outputs), layer
+
+
+# ---------------------------------------------------------------- the checks
+def check_build_and_call(case: LayerCase) -> None:
+    layer = case.make()
+    x = case.input_data()
+    y = layer(x)
+    assert layer.built
+    expected_shape = layer.compute_output_shape(x.shape)
+    if isinstance(y, (list, tuple)):
+        assert [tuple(t.shape) for t in y] == [tuple(s) for s in expected_shape]
+    else:
+        assert tuple(y.shape) == tuple(expected_shape)
+    assert_finite(y, f"from {case.id}")
+    # Symbolic call gives the same shapes.
+    sym = layer(keras.Input(x.shape[1:], batch_size=x.shape[0]))
+    sym_shapes = [tuple(t.shape) for t in (sym if isinstance(sym, list) else [sym])]
+    real_shapes = [tuple(t.shape) for t in (y if isinstance(y, (list, tuple)) else [y])]
+    assert sym_shapes == real_shapes
+    for out in y if isinstance(y, (list, tuple)) else [y]:
+        assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
+def check_functional_model(case: LayerCase) -> None:
+    model, layer = functional_model(case)
+    x = case.input_data()
+    assert_close(model(x), layer(x))
+    assert_close(model.predict_on_batch(x), layer(x))
+
+
+def check_training_step(case: LayerCase) -> None:
+    model, layer = training_model(case)
+    x = case.input_data()
+    y_shape = tuple(model.outputs[0].shape)
+    y = np.random.default_rng(1).normal(size=(x.shape[0],) + y_shape[1:]).astype("float32")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before = [to_numpy(w).copy() for w in layer.trainable_weights]
+    loss = float(np.asarray(model.train_on_batch(x, y)))
+    assert np.isfinite(loss)
+    after = [to_numpy(w) for w in layer.trainable_weights]
+    for b, a, w in zip(before, after, layer.trainable_weights):
+        assert np.all(np.isfinite(a)), w.path
+        assert not np.allclose(a, b), f"{w.path} was not updated by the training step"
+
+
+def check_get_config_round_trip(case: LayerCase) -> None:
+    layer = case.make()
+    x = case.input_data()
+    y = layer(x)
+    config = layer.get_config()
+    clone = case.cls.from_config(config)
+    assert clone.get_config() == config
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    assert_close(clone(x), y)
+    # Generic Keras serialization too (what .keras files use).
+    revived = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(revived) is case.cls
+
+
+def check_save_load(case: LayerCase, tmp_path) -> None:
+    model, layer = functional_model(case)
+    x = case.input_data()
+    # Move the weights off their initial values so the file must carry them.
+    rng = np.random.default_rng(2)
+    for w in layer.weights:
+        w.assign(to_numpy(w) + rng.normal(scale=0.1, size=w.shape).astype(w.dtype))
+    expected = model(x)
+    path = os.path.join(str(tmp_path), "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert_close(loaded(x), expected)
+    assert sorted(v.path for v in loaded.weights) == sorted(v.path for v in model.weights)
+
+
+def check_jit_compile(case: LayerCase) -> None:
+    model, layer = training_model(case)
+    x = case.input_data()
+    y = np.zeros((x.shape[0],) + tuple(model.outputs[0].shape)[1:], "float32")
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert model.jit_compile
+    expected = to_numpy(model(x))
+    assert_close(model.predict_on_batch(x), expected, atol=1e-4, rtol=1e-4)
+    assert np.isfinite(float(np.asarray(model.train_on_batch(x, y))))
+
+
+def check_mixed_precision(case: LayerCase, policy: str) -> None:
+    layer = case.make(dtype=policy)
+    reference = case.make()
+    x = case.input_data()
+    y = layer(x)
+    reference(x)
+    reference.set_weights(layer.get_weights())
+    y_ref = reference(x)
+    compute = keras.dtype_policies.get(policy).compute_dtype
+    outs = y if isinstance(y, (list, tuple)) else [y]
+    refs = y_ref if isinstance(y_ref, (list, tuple)) else [y_ref]
+    for out, ref in zip(outs, refs):
+        assert keras.backend.standardize_dtype(out.dtype) == compute
+        assert_finite(out, f"under {policy}")
+        ref = to_numpy(ref)
+        scale = float(np.max(np.abs(ref))) + 1.0
+        tol = 2e-2 if compute == "float16" else 1e-1
+        assert_close(to_numpy(out).astype("float32"), ref, atol=tol * scale, rtol=tol)
+    for w in layer.weights:
+        assert keras.backend.standardize_dtype(w.dtype) == "float32", w.path
+
+
+def check_unknown_spatial_size(case: LayerCase) -> None:
+    model, layer = functional_model(case, unknown_spatial=case.unknown_spatial)
+    sizes = [case.input_shape]
+    if case.unknown_spatial:
+        other = case.other_spatial or tuple(s + 3 for s in case.input_shape[1:-1])
+        sizes.append((3,) + tuple(other) + (case.input_shape[-1],))
+    else:
+        sizes.append((3,) + tuple(case.input_shape[1:]))
+    for shape in sizes:
+        x = case.input_data(shape)
+        assert_close(model(x), layer(x))
+
+
+CHECKS: dict[str, Callable] = {
+    "build_and_call": check_build_and_call,
+    "functional_model": check_functional_model,
+    "training_step": check_training_step,
+    "get_config_round_trip": check_get_config_round_trip,
+    "save_load": check_save_load,
+    "jit_compile": check_jit_compile,
+    "mixed_float16": lambda case: check_mixed_precision(case, "mixed_float16"),
+    "mixed_bfloat16": lambda case: check_mixed_precision(case, "mixed_bfloat16"),
+    "unknown_spatial_size": check_unknown_spatial_size,
+}
