@@ -1,0 +1,100 @@
+"""Test matrix: one session per backend, a channels_first torch session,
+the cross-backend save/load session and lint.
+
+    nox                      # everything (what CI runs)
+    nox -s tests-jax         # one backend
+    nox -s lint
+
+Each test session installs only keras + its backend + the test extras, and
+selects the backend the way Keras' own CI does: a per-session keras.json in
+KERAS_HOME (backend and image_data_format).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import nox
+
+nox.options.sessions = [
+    "lint",
+    "tests-jax",
+    "tests-tensorflow",
+    "tests-torch",
+    "tests-torch_channels_first",
+    "cross_backend",
+]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+#: session suffix -> (backend, extra, image_data_format)
+MATRIX = {
+    "jax": ("jax", "jax", "channels_last"),
+    "tensorflow": ("tensorflow", "tensorflow", "channels_last"),
+    "torch": ("torch", "torch", "channels_last"),
+    "torch_channels_first": ("torch", "torch", "channels_first"),
+}
+
+
+def _keras_home(session: nox.Session, backend: str, data_format: str) -> str:
+    home = os.path.join(session.create_tmp(), "keras_home")
+    os.makedirs(home, exist_ok=True)
+    with open(os.path.join(home, "keras.json"), "w") as f:
+        json.dump(
+            {
+                "backend": backend,
+                "image_data_format": data_format,
+                "floatx": "float32",
+                "epsilon": 1e-07,
+            },
+            f,
+        )
+    return home
+
+
+def _env(session: nox.Session, backend: str, data_format: str) -> dict:
+    return {
+        "KERAS_HOME": _keras_home(session, backend, data_format),
+        # keras.json decides; an inherited KERAS_BACKEND would override it.
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+@nox.session
+@nox.parametrize("config", list(MATRIX), ids=list(MATRIX))
+def tests(session: nox.Session, config: str) -> None:
+    """The whole suite on one backend (cross-backend tests excluded)."""
+    backend, extra, data_format = MATRIX[config]
+    session.install(f".[{extra},test]")
+    env = _env(session, backend, data_format)
+    session.run("python", "-c", "import keras; print('backend:', keras.backend.backend(), keras.config.image_data_format())", env=env)
+    session.run(
+        "pytest",
+        "-m",
+        "not cross_backend",
+        "-n",
+        os.environ.get("KCL_TEST_WORKERS", "2"),
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env=env,
+    )
+
+
+@nox.session
+def cross_backend(session: nox.Session) -> None:
+    """Save under each backend, load under the two others (subprocesses)."""
+    session.install(".[all,test]")
+    session.run(
+        "pytest", "-m", "cross_backend", "-p", "no:cacheprovider", "-s", *session.posargs,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "keras_cv_layers", "tests", "benchmarks", "conftest.py", "noxfile.py")

@@ -1,0 +1,115 @@
+"""Backend fast paths give the numbers of the generic `keras.ops` kernels."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_cv_layers import backend_kernels
+from keras_cv_layers.backend_kernels import generic
+
+#: Example arguments for every kernel (numpy; converted per call).
+KERNEL_CASES = {
+    "weight_standardize": [
+        ((np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype("float32"), 1e-6), {}),
+        ((np.zeros((3, 1, 2), "float32"), 1e-6), {}),
+        ((np.random.default_rng(1).normal(3.0, 2.0, size=(5, 8)).astype("float32"), 1e-5), {}),
+    ],
+}
+
+
+def test_every_kernel_has_cases():
+    assert set(KERNEL_CASES) == set(backend_kernels.kernel_names())
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
+def test_fast_paths_have_generic_counterparts(backend):
+    """Backend modules define only known kernels, with generic signatures."""
+    if backend != keras.backend.backend():
+        # Only the current backend's module can be imported in this session;
+        # the others are checked statically from their source.
+        import ast
+        import pathlib
+
+        path = pathlib.Path(backend_kernels.__file__).parent / f"{backend}_kernels.py"
+        tree = ast.parse(path.read_text())
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    else:
+        module = backend_kernels.backend_module(backend)
+        names = {
+            n for n, f in vars(module).items()
+            if inspect.isfunction(f) and f.__module__ == module.__name__ and not n.startswith("_")
+        }
+        for name in names:
+            assert list(inspect.signature(getattr(module, name)).parameters) == list(
+                inspect.signature(getattr(generic, name)).parameters
+            ), name
+    assert names <= set(generic.KERNELS), names - set(generic.KERNELS)
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_CASES))
+def test_fast_path_matches_generic(name):
+    fast = backend_kernels.fast_path(name)
+    slow = backend_kernels.generic_kernel(name)
+    for args, kwargs in KERNEL_CASES[name]:
+        targs = [ops.convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+        expected = ops.convert_to_numpy(slow(*targs, **kwargs))
+        assert np.all(np.isfinite(expected))
+        got = backend_kernels.dispatch(name, *targs, **kwargs)
+        np.testing.assert_allclose(ops.convert_to_numpy(got), expected, rtol=1e-5, atol=1e-5)
+        if fast is not None:
+            result = fast(*targs, **kwargs)
+            if result is not NotImplemented:
+                np.testing.assert_allclose(
+                    ops.convert_to_numpy(result), expected, rtol=1e-5, atol=1e-5
+                )
+
+
+def test_weight_standardize_reference():
+    """The generic kernel itself against numpy (per last-axis filter)."""
+    k = np.random.default_rng(2).normal(size=(3, 3, 2, 4)).astype("float32")
+    ref = (k - k.mean(axis=(0, 1, 2))) / np.sqrt(k.var(axis=(0, 1, 2)) + 1e-6)
+    out = backend_kernels.dispatch("weight_standardize", ops.convert_to_tensor(k), 1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(out), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_decline_falls_back_to_generic(monkeypatch):
+    calls = []
+
+    def declining(kernel, eps):
+        calls.append(1)
+        return NotImplemented
+
+    monkeypatch.setattr(backend_kernels, "fast_path", lambda name, backend=None: declining)
+    k = ops.convert_to_tensor(np.arange(6, dtype="float32").reshape(3, 2))
+    out = backend_kernels.dispatch("weight_standardize", k, 1e-6)
+    assert calls == [1]
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(out),
+        ops.convert_to_numpy(generic.weight_standardize(k, 1e-6)),
+    )
+
+
+def test_disabling_fast_paths_skips_them(monkeypatch):
+    def exploding(kernel, eps):
+        raise AssertionError("fast path used while disabled")
+
+    monkeypatch.setattr(backend_kernels, "fast_path", lambda name, backend=None: exploding)
+    backend_kernels.set_fast_paths_enabled(False)
+    try:
+        backend_kernels.dispatch("weight_standardize", ops.ones((2, 2)), 1e-6)
+    finally:
+        backend_kernels.set_fast_paths_enabled(True)
+
+
+def test_unknown_kernel_is_a_value_error():
+    with pytest.raises(ValueError, match="nope"):
+        backend_kernels.dispatch("nope")
+
+
+def test_active_fast_paths_reports_every_kernel():
+    active = backend_kernels.active_fast_paths()
+    assert set(active) == set(backend_kernels.kernel_names())
+    assert active["weight_standardize"] == (keras.backend.backend() == "torch")
