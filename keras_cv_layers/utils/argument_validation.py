@@ -7,7 +7,7 @@ private modules move between releases.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import keras
 

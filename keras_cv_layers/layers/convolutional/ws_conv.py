@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers import backend_kernels
+from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers.utils.serialization import register
 
 
