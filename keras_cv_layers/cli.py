@@ -1,0 +1,242 @@
+"""Command-line interface: ``keras-cv-layers {info,demo,bench}``.
+
+Also reachable as ``python -m keras_cv_layers``.
+
+Keras fixes its backend when it is first imported, and importing this
+package imports keras.  So ``--backend`` works as follows: if keras has not
+been imported yet, ``KERAS_BACKEND`` is set before anything imports it; if it
+has (always the case for the console script and ``python -m``, since the
+package's ``__init__`` imports keras) and its backend is not the requested
+one, the command is re-run in a child process with ``KERAS_BACKEND`` set and
+its exit status is returned.  This module itself imports keras lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+BACKENDS = ("jax", "tensorflow", "torch")
+_REEXEC_MARKER = "KCL_CLI_REEXEC"
+
+# Distribution names to try for each framework (first installed one wins).
+_DISTRIBUTIONS = {
+    "jax": ("jax",),
+    "jaxlib": ("jaxlib",),
+    "tensorflow": (
+        "tensorflow",
+        "tensorflow-cpu",
+        "tensorflow-macos",
+        "tensorflow-intel",
+        "tf-nightly",
+        "tf-nightly-cpu",
+    ),
+    "torch": ("torch",),
+    "pillow": ("pillow", "Pillow"),
+}
+
+
+def installed_version(package: str) -> str:
+    """Installed version of `package` (a key of `_DISTRIBUTIONS` or a
+    distribution name), or ``"not installed"``; never imports it."""
+    for dist in _DISTRIBUTIONS.get(package, (package,)):
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        return version if dist == package else f"{version} ({dist})"
+    return "not installed"
+
+
+# ---------------------------------------------------------------- backends
+def _select_backend(backend: str | None, argv: Sequence[str]) -> int | None:
+    """Makes `backend` the Keras backend of this command.
+
+    Returns None when the command may run in this process, or the exit
+    status of a child process that ran it under the requested backend.
+    """
+    if backend is None:
+        return None
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = backend
+        return None
+    import keras
+
+    current = keras.backend.backend()
+    if current == backend:
+        return None
+    if os.environ.get(_REEXEC_MARKER):
+        print(
+            f"error: asked for backend '{backend}' but keras started with '{current}' "
+            "even with KERAS_BACKEND set.",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"keras is already imported with backend '{current}': re-running under "
+        f"KERAS_BACKEND={backend}",
+        flush=True,
+    )
+    env = dict(os.environ, KERAS_BACKEND=backend, **{_REEXEC_MARKER: "1"})
+    command = [sys.executable, "-m", "keras_cv_layers", *argv]
+    return subprocess.call(command, env=env)
+
+
+# ---------------------------------------------------------------- commands
+def _cmd_info(args: argparse.Namespace) -> int:
+    """Prints versions, the backend and the active backend fast paths."""
+    import keras
+
+    import keras_cv_layers
+    from keras_cv_layers import backend_kernels
+
+    backend = keras.backend.backend()
+    rows = [
+        ("keras_cv_layers", keras_cv_layers.__version__),
+        ("keras", keras.__version__),
+        ("backend", backend),
+        ("image_data_format", keras.config.image_data_format()),
+        ("floatx", keras.config.floatx()),
+        ("jax", installed_version("jax")),
+        ("tensorflow", installed_version("tensorflow")),
+        ("torch", installed_version("torch")),
+        ("pillow (demo figures)", installed_version("pillow")),
+        ("python", sys.version.split()[0]),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+    enabled = backend_kernels.fast_paths_enabled()
+    try:
+        paths = backend_kernels.active_fast_paths()
+    except ImportError as error:  # backend module present but unusable
+        print(f"{'fast paths':<{width}}  unavailable ({error})")
+        return 0
+    state = "enabled" if enabled else "disabled (KCL_DISABLE_FAST_PATHS / set_fast_paths_enabled)"
+    print(f"{'fast paths':<{width}}  {state}; {backend} kernels:")
+    for name, has_fast_path in paths.items():
+        used = "fast path" if has_fast_path and enabled else "generic keras.ops"
+        if has_fast_path and not enabled:
+            used += " (fast path available)"
+        print(f"{'':<{width}}    {name}: {used}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Runs `keras_cv_layers.demo.run_demo` on the current backend."""
+    from keras_cv_layers.demo import run_demo
+
+    kwargs = {"epochs": args.epochs, "out_dir": args.out, "seed": args.seed}
+    if args.num_samples is not None:
+        kwargs["num_samples"] = args.num_samples
+    if args.verbose is not None:
+        kwargs["verbose"] = args.verbose
+    try:
+        run_demo(**kwargs)
+    except AssertionError as error:
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def find_benchmark_runner() -> Path | None:
+    """`benchmarks/run.py` of a source checkout (next to the package, or in
+    the working directory), or None when it is not available."""
+    candidates = [
+        Path(__file__).resolve().parent.parent / "benchmarks" / "run.py",
+        Path.cwd() / "benchmarks" / "run.py",
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """Runs the repository's benchmark runner in a child process."""
+    runner = find_benchmark_runner()
+    if runner is None:
+        print(
+            "The benchmarks are not available: they live in the 'benchmarks/' folder of a "
+            "source checkout of keras-cv-layers and are not installed with the package.",
+            file=sys.stderr,
+        )
+        return 1
+    command = [sys.executable, str(runner)]
+    if args.backend:
+        command += ["--backend", args.backend]
+    if args.repeats is not None:
+        command += ["--repeats", str(args.repeats)]
+    command += list(args.runner_args)
+    return subprocess.call(command)
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``keras-cv-layers``."""
+    parser = argparse.ArgumentParser(
+        prog="keras-cv-layers",
+        description="keras_cv_layers: computer-vision layers for Keras 3 "
+        "(JAX, TensorFlow, PyTorch).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{info,demo,bench}")
+
+    info = sub.add_parser("info", help="versions, backend and active fast paths")
+    info.add_argument("--backend", choices=BACKENDS, help="Keras backend to report on")
+    info.set_defaults(func=_cmd_info)
+
+    demo = sub.add_parser(
+        "demo", help="train, save and reload a small classifier built from the layers"
+    )
+    demo.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: current)")
+    demo.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    demo.add_argument(
+        "--out", default="kcl_demo_output", help="output folder (default kcl_demo_output)"
+    )
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--num-samples", type=int, default=None, help="training images")
+    demo.add_argument(
+        "--verbose", type=int, choices=(0, 1, 2), default=None, help="model.fit verbosity"
+    )
+    demo.set_defaults(func=_cmd_demo)
+
+    bench = sub.add_parser(
+        "bench",
+        help="run benchmarks/run.py of a source checkout (fwd/bwd timings)",
+        description="Runs benchmarks/run.py; other options (-k, --json, --check) are "
+        "passed on to it.",
+    )
+    bench.add_argument(
+        "--backend", choices=(*BACKENDS, "all"), help="backend, or 'all' (default: current)"
+    )
+    bench.add_argument("--repeats", type=int, default=None, help="timed repeats per benchmark")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``keras-cv-layers``; returns the exit status.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.runner_args = extra
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command in ("info", "demo"):
+        status = _select_backend(args.backend, argv)
+        if status is not None:
+            return status
+    return int(args.func(args) or 0)
