@@ -225,7 +225,10 @@ class BaseConv(keras.layers.Layer):
             shape = (1,) * (self.rank + 1) + (n,)
         else:
             shape = (1, n) + (1,) * self.rank
-        return ops.add(outputs, ops.reshape(ops.cast(self.bias, outputs.dtype), shape))
+        # `+`, not `ops.add`: on TensorFlow `ops.add` turns a rank-1-like add
+        # into `tf.nn.bias_add`, which assumes channels last and, for
+        # channels_first outputs whose width equals `n`, adds along the width.
+        return outputs + ops.reshape(ops.cast(self.bias, outputs.dtype), shape)
 
     def call(self, inputs):
         outputs = self.add_bias(self.convolution_op(inputs, self.kernel))

@@ -57,6 +57,9 @@ class BaseWSConv(BaseConv):
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
             eps=eps,
+            # Not arguments of WS/SWS convolutions: passing them is a TypeError.
+            weightnorm=False,
+            equalize=False,
             **kwargs,
         )
 

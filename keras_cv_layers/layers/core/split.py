@@ -93,6 +93,9 @@ class Split(keras.layers.Layer):
 
     def call(self, inputs):
         axis, sizes = self._sizes(inputs.shape)
+        if len(sizes) == 1:
+            # ops.split rejects an empty index list on TF and torch.
+            return [inputs]
         indices = [sum(sizes[: i + 1]) for i in range(len(sizes) - 1)]
         return ops.split(inputs, indices, axis=axis)
 
