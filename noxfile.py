@@ -19,10 +19,7 @@ import nox
 
 nox.options.sessions = [
     "lint",
-    "tests-jax",
-    "tests-tensorflow",
-    "tests-torch",
-    "tests-torch_channels_first",
+    *[f"tests-{config}" for config in ("jax", "tensorflow", "torch", "torch_channels_first")],
     "cross_backend",
 ]
 nox.options.reuse_existing_virtualenvs = True
@@ -63,9 +60,7 @@ def _env(session: nox.Session, backend: str, data_format: str) -> dict:
     }
 
 
-@nox.session
-@nox.parametrize("config", list(MATRIX), ids=list(MATRIX))
-def tests(session: nox.Session, config: str) -> None:
+def _tests(session: nox.Session, config: str) -> None:
     """The whole suite on one backend (cross-backend tests excluded)."""
     backend, extra, data_format = MATRIX[config]
     session.install(f".[{extra},test]")
@@ -82,6 +77,18 @@ def tests(session: nox.Session, config: str) -> None:
         *session.posargs,
         env=env,
     )
+
+
+def _define_test_session(config: str) -> None:
+    @nox.session(name=f"tests-{config}")
+    def session_fn(session: nox.Session) -> None:
+        _tests(session, config)
+
+    session_fn.__doc__ = f"The suite on {config} (cross-backend tests excluded)."
+
+
+for _config in MATRIX:
+    _define_test_session(_config)
 
 
 @nox.session
