@@ -19,8 +19,8 @@ import nox
 
 nox.options.sessions = [
     "lint",
-    *[f"tests-{config}" for config in ("jax", "tensorflow", "torch", "torch_channels_first")],
     "cross_backend",
+    *[f"tests-{config}" for config in ("jax", "tensorflow", "torch", "torch_channels_first")],
 ]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
