@@ -31,52 +31,9 @@ class Conv1D(BaseConv):
     8
     """
 
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        groups=1,
-        activation=None,
-        use_bias=False,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        weightnorm=False,
-        equalize=False,
-        eps=1e-6,
-        **kwargs,
-    ):
-        super().__init__(
-            rank=1,
-            filters=filters,
-            kernel_size=kernel_size,
-            strides=strides,
-            padding=padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            groups=groups,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            weightnorm=weightnorm,
-            equalize=equalize,
-            eps=eps,
-            **kwargs,
-        )
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        # Arguments, order and defaults: `BaseConv` (those of keras.layers.Conv1D).
+        super().__init__(1, filters, kernel_size, *args, **kwargs)
 
 
 Conv1D.__doc__ = Conv1D.__doc__.replace("{args}", CONV_ARGS)

@@ -35,12 +35,13 @@ class BaseSWSConv(BaseWSConv):
         rank,
         filters,
         kernel_size,
+        *args,
         preceding_activation="relu",
         gamma=None,
         learnable_gain=True,
         **kwargs,
     ):
-        super().__init__(rank, filters, kernel_size, **kwargs)
+        super().__init__(rank, filters, kernel_size, *args, **kwargs)
         cls = self.__class__.__name__
         if gamma is None:
             key = (
@@ -129,21 +130,21 @@ _SHAPES = {1: "(1, 8, 2)", 2: "(1, 8, 8, 2)", 3: "(1, 5, 5, 5, 2)"}
 class SWSConv1D(BaseSWSConv):
     __doc__ = _SWS_DOC.format(n=1, r=3, shape=_SHAPES[1])
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(1, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        super().__init__(1, filters, kernel_size, *args, **kwargs)
 
 
 @register
 class SWSConv2D(BaseSWSConv):
     __doc__ = _SWS_DOC.format(n=2, r=4, shape=_SHAPES[2])
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(2, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        super().__init__(2, filters, kernel_size, *args, **kwargs)
 
 
 @register
 class SWSConv3D(BaseSWSConv):
     __doc__ = _SWS_DOC.format(n=3, r=5, shape=_SHAPES[3])
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(3, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        super().__init__(3, filters, kernel_size, *args, **kwargs)

@@ -28,20 +28,12 @@ class BaseWSConv(BaseConv):
         groups=1,
         activation=None,
         use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        eps=1e-6,
         **kwargs,
     ):
         super().__init__(
-            rank=rank,
-            filters=filters,
-            kernel_size=kernel_size,
+            rank,
+            filters,
+            kernel_size,
             strides=strides,
             padding=padding,
             data_format=data_format,
@@ -49,14 +41,6 @@ class BaseWSConv(BaseConv):
             groups=groups,
             activation=activation,
             use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            eps=eps,
             # Not arguments of WS/SWS convolutions: passing them is a TypeError.
             weightnorm=False,
             equalize=False,
@@ -109,21 +93,21 @@ _SHAPES = {1: "(1, 8, 2)", 2: "(1, 8, 8, 2)", 3: "(1, 5, 5, 5, 2)"}
 class WSConv1D(BaseWSConv):
     __doc__ = _WS_DOC.format(n=1, r=3, shape=_SHAPES[1])
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(1, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        super().__init__(1, filters, kernel_size, *args, **kwargs)
 
 
 @register
 class WSConv2D(BaseWSConv):
     __doc__ = _WS_DOC.format(n=2, r=4, shape=_SHAPES[2])
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(2, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        super().__init__(2, filters, kernel_size, *args, **kwargs)
 
 
 @register
 class WSConv3D(BaseWSConv):
     __doc__ = _WS_DOC.format(n=3, r=5, shape=_SHAPES[3])
 
-    def __init__(self, filters, kernel_size, **kwargs):
-        super().__init__(3, filters, kernel_size, **kwargs)
+    def __init__(self, filters, kernel_size, *args, **kwargs):
+        super().__init__(3, filters, kernel_size, *args, **kwargs)
