@@ -126,3 +126,20 @@ def assert_all_finite(y, value, g_x, g_w, expected_weights=None):
     for path, g in g_w.items():
         assert g is not None, f"no gradient w.r.t. {path}"
         assert np.all(np.isfinite(g)), f"non-finite gradient w.r.t. {path}"
+
+
+def degenerate_conv_case(layer, x: np.ndarray, situation: str) -> np.ndarray:
+    """Builds `layer` on `x` and sets up a degenerate case; returns the input.
+
+    `"zero_kernel"`: the kernel is all zeros. `"constant_input"`: a random
+    kernel and an all-ones input.
+    """
+    layer(x)
+    if situation == "zero_kernel":
+        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
+        return x
+    if situation != "constant_input":
+        raise ValueError(f"unknown situation {situation!r}")
+    rng = np.random.default_rng(7)
+    layer.kernel.assign(rng.normal(size=layer.kernel.shape).astype("float32"))
+    return np.ones_like(x)

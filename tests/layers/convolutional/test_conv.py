@@ -6,7 +6,7 @@ import pytest
 
 import keras_cv_layers as kcl
 from tests import numpy_reference as ref
-from tests.gradients import assert_all_finite, layer_value_and_grads
+from tests.gradients import assert_all_finite, degenerate_conv_case, layer_value_and_grads
 
 KCL = {1: kcl.Conv1D, 2: kcl.Conv2D, 3: kcl.Conv3D}
 KERAS = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D, 3: keras.layers.Conv3D}
@@ -290,13 +290,7 @@ def test_default_data_format_follows_keras_config():
 def test_gradients_finite(mode, situation):
     layer = kcl.Conv2D(4, 3, padding="same", use_bias=True, data_format="channels_last",
                        **{mode: True}, **FAST)
-    x = rand(2, 5, 5, 3)
-    layer(x)
-    if situation == "zero_kernel":
-        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
-    else:
-        layer.kernel.assign(rand(*layer.kernel.shape))
-        x = np.ones_like(x)
+    x = degenerate_conv_case(layer, rand(2, 5, 5, 3), situation)
     expected = ["kernel", "bias"] + (["wn_g"] if mode == "weightnorm" else [])
     assert_all_finite(*layer_value_and_grads(layer, x), expected_weights=expected)
 

@@ -6,7 +6,7 @@ import pytest
 
 import keras_cv_layers as kcl
 from tests import numpy_reference as ref
-from tests.gradients import assert_all_finite, layer_value_and_grads
+from tests.gradients import assert_all_finite, degenerate_conv_case, layer_value_and_grads
 
 C_IN = 3
 SPATIAL = (7, 6)
@@ -168,13 +168,7 @@ def test_channels_first_bias_when_width_equals_output_channels():
 def test_weightnorm_gradients_finite(situation):
     layer = kcl.DepthwiseConv2D(3, padding="same", depth_multiplier=2, use_bias=True,
                                 weightnorm=True, data_format="channels_last", **FAST)
-    x = rand(2, 5, 5, C_IN)
-    layer(x)
-    if situation == "zero_kernel":
-        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
-    else:
-        layer.kernel.assign(rand(*layer.kernel.shape))
-        x = np.ones_like(x)
+    x = degenerate_conv_case(layer, rand(2, 5, 5, C_IN), situation)
     assert_all_finite(*layer_value_and_grads(layer, x),
                       expected_weights=["kernel", "wn_g", "bias"])
 

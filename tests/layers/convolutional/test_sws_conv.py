@@ -8,7 +8,7 @@ import pytest
 
 import keras_cv_layers as kcl
 from tests import numpy_reference as ref
-from tests.gradients import assert_all_finite, layer_value_and_grads
+from tests.gradients import assert_all_finite, degenerate_conv_case, layer_value_and_grads
 
 SWS = {1: kcl.SWSConv1D, 2: kcl.SWSConv2D, 3: kcl.SWSConv3D}
 SPATIAL = {1: (9,), 2: (6, 5), 3: (4, 5, 3)}
@@ -146,13 +146,7 @@ def test_channels_first_matches_channels_last():
 def test_gradients_finite(situation, learnable_gain):
     layer = kcl.SWSConv2D(4, 3, padding="same", learnable_gain=learnable_gain,
                           data_format="channels_last", **FAST)
-    x = rand(2, 5, 5, 3)
-    layer(x)
-    if situation == "zero_kernel":
-        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
-    else:
-        layer.kernel.assign(rand(*layer.kernel.shape))
-        x = np.ones_like(x)
+    x = degenerate_conv_case(layer, rand(2, 5, 5, 3), situation)
     expected = ["kernel", "bias"] + (["gain"] if learnable_gain else [])
     assert_all_finite(*layer_value_and_grads(layer, x), expected_weights=expected)
 

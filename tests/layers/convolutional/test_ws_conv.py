@@ -6,7 +6,7 @@ import pytest
 
 import keras_cv_layers as kcl
 from tests import numpy_reference as ref
-from tests.gradients import assert_all_finite, layer_value_and_grads
+from tests.gradients import assert_all_finite, degenerate_conv_case, layer_value_and_grads
 
 WS = {1: kcl.WSConv1D, 2: kcl.WSConv2D, 3: kcl.WSConv3D}
 SPATIAL = {1: (9,), 2: (6, 5), 3: (4, 5, 3)}
@@ -127,13 +127,7 @@ def test_channels_first_bias_when_width_equals_filters():
 @pytest.mark.parametrize("situation", ["zero_kernel", "constant_input"])
 def test_gradients_finite(situation):
     layer = kcl.WSConv2D(4, 3, padding="same", data_format="channels_last", **FAST)
-    x = rand(2, 5, 5, 3)
-    layer(x)
-    if situation == "zero_kernel":
-        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
-    else:
-        layer.kernel.assign(rand(*layer.kernel.shape))
-        x = np.ones_like(x)
+    x = degenerate_conv_case(layer, rand(2, 5, 5, 3), situation)
     assert_all_finite(*layer_value_and_grads(layer, x), expected_weights=["kernel", "bias"])
 
 
