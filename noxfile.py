@@ -65,7 +65,12 @@ def _tests(session: nox.Session, config: str) -> None:
     backend, extra, data_format = MATRIX[config]
     session.install(f".[{extra},test]")
     env = _env(session, backend, data_format)
-    session.run("python", "-c", "import keras; print('backend:', keras.backend.backend(), keras.config.image_data_format())", env=env)
+    session.run(
+        "python",
+        "-c",
+        "import keras; print('backend:', keras.backend.backend(), keras.config.image_data_format())",
+        env=env,
+    )
     session.run(
         "pytest",
         "-m",
@@ -96,7 +101,13 @@ def cross_backend(session: nox.Session) -> None:
     """Save under each backend, load under the two others (subprocesses)."""
     session.install(".[all,test]")
     session.run(
-        "pytest", "-m", "cross_backend", "-p", "no:cacheprovider", "-s", *session.posargs,
+        "pytest",
+        "-m",
+        "cross_backend",
+        "-p",
+        "no:cacheprovider",
+        "-s",
+        *session.posargs,
         env={"TF_CPP_MIN_LOG_LEVEL": "3"},
     )
 
@@ -104,4 +115,6 @@ def cross_backend(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "keras_cv_layers", "tests", "benchmarks", "conftest.py", "noxfile.py")
+    session.run(
+        "ruff", "check", "keras_cv_layers", "tests", "benchmarks", "conftest.py", "noxfile.py"
+    )

@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ("jax", "tensorflow", "torch")
-MODULES = ("conv",)
+MODULES = ("conv", "masked", "pooling", "group_conv", "deformable", "blocks")
 
 
 def _prepare_backend(backend: str | None, threads: int | None = None) -> None:

@@ -1,11 +1,13 @@
 """keras_cv_layers: computer-vision layers for Keras 3 on JAX, TensorFlow and PyTorch.
 
-    import keras_cv_layers as kcl
-    layer = kcl.WSConv2D(32, 3, padding="same")
+import keras_cv_layers as kcl
+layer = kcl.WSConv2D(32, 3, padding="same")
 """
 
-from keras_cv_layers import backend_kernels
+from keras_cv_layers import backend_kernels, ops
+from keras_cv_layers.layers import FAMILY_EXPORTS as _FAMILY_EXPORTS
 from keras_cv_layers.layers.activations import Mish, Swish
+from keras_cv_layers.layers.blocks import *  # noqa: F403
 from keras_cv_layers.layers.convolutional import (
     AddCoords2D,
     Conv1D,
@@ -21,12 +23,16 @@ from keras_cv_layers.layers.convolutional import (
     WSConv3D,
 )
 from keras_cv_layers.layers.core import Resize2D, Scale, Split
+from keras_cv_layers.layers.deformable import *  # noqa: F403
+from keras_cv_layers.layers.equivariant import *  # noqa: F403
+from keras_cv_layers.layers.masked import *  # noqa: F403
 from keras_cv_layers.layers.normalization import (
     CLayerNorm,
     InstanceNormalization,
     LayerNormalization,
     PFLayerNorm,
 )
+from keras_cv_layers.layers.pooling import *  # noqa: F403
 from keras_cv_layers.version import __version__
 
 __all__ = [
@@ -53,4 +59,6 @@ __all__ = [
     "WSConv3D",
     "__version__",
     "backend_kernels",
+    "ops",
+    *_FAMILY_EXPORTS,
 ]

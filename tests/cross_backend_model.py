@@ -36,7 +36,9 @@ def build_model() -> keras.Model:
     x = kcl.InstanceNormalization(data_format=CL)(x)
     x = kcl.SWSConv2D(8, 3, padding="same", preceding_activation="silu", data_format=CL)(x)
     x = kcl.Swish(beta=1.3, trainable=True)(x)
-    x = kcl.DepthwiseConv2D(3, depth_multiplier=2, padding="same", weightnorm=True, data_format=CL)(x)
+    x = kcl.DepthwiseConv2D(3, depth_multiplier=2, padding="same", weightnorm=True, data_format=CL)(
+        x
+    )
     x = kcl.CLayerNorm(data_format=CL)(x)
     x = kcl.AddCoords2D(with_r=False, data_format=CL)(x)
     x = kcl.Scale(data_format=CL)(x)

@@ -7,6 +7,10 @@ build + eager call, functional model, one training step, get_config round
 trip, `.keras` save/load with `safe_mode=True`, `jit_compile=True` (JAX, TF),
 mixed_float16 / mixed_bfloat16, unknown batch and spatial size.
 
+Layers with several inputs (`[x, mask]`, `[x, indices]`) give
+`LayerCase.extra_inputs`, which makes the other inputs from `x`; integer
+outputs (indices) are checked for dtype int32 and left out of the losses.
+
 Shapes are given channels_last; when the layer is spatial and
 `keras.config.image_data_format()` is channels_first (the torch
 channels_first CI session), inputs are transposed and the layer is built
@@ -43,6 +47,10 @@ class LayerCase:
     #: A second spatial size (channels_last, no batch/channels) for the
     #: unknown-size check.
     other_spatial: tuple | None = None
+    #: ``extra_inputs(x, rng, channels_first) -> list[np.ndarray]``: the other
+    #: call inputs, made from `x` (both in the layer's layout).  When set, the
+    #: layer is called with ``[x, *extra_inputs(...)]``.
+    extra_inputs: Callable | None = None
 
     def make(self, **extra) -> keras.layers.Layer:
         return self.cls(**{**self.kwargs, **extra})
@@ -55,19 +63,29 @@ class LayerCase:
         """Moves channels to axis 1 when the layer runs channels_first."""
         return np.moveaxis(x, -1, 1) if self.channels_first else x
 
-    def input_data(self, shape: tuple | None = None, seed: int = 0) -> np.ndarray:
+    def input_data(self, shape: tuple | None = None, seed: int = 0):
+        """The call input: `x`, or `[x, *extras]` (numpy, the layer's layout)."""
         shape = shape or self.input_shape
-        x = np.random.default_rng(seed).normal(size=shape).astype("float32")
-        return self.to_layout(x)
+        rng = np.random.default_rng(seed)
+        x = self.to_layout(rng.normal(size=shape).astype("float32"))
+        if self.extra_inputs is None:
+            return x
+        return [x, *self.extra_inputs(x, rng, self.channels_first)]
 
-    def symbolic_shape(self, unknown_spatial: bool = False) -> tuple:
-        """Input shape for keras.Input (no batch), in the layer's layout."""
-        shape = list(self.input_shape[1:])
-        if unknown_spatial:
-            shape = [None] * (len(shape) - 1) + [shape[-1]]
-        if self.channels_first:
-            shape = [shape[-1]] + shape[:-1]
-        return tuple(shape)
+    def symbolic_inputs(self, unknown_spatial: bool = False, batch_size: int | None = None):
+        """`keras.Input`(s) matching `input_data()`, in the layer's layout."""
+        data = self.input_data()
+        inputs = []
+        for array in data if isinstance(data, list) else [data]:
+            shape = list(array.shape[1:])
+            if unknown_spatial:
+                spatial_axes = (
+                    range(1, len(shape)) if self.channels_first else range(len(shape) - 1)
+                )
+                for axis in spatial_axes:
+                    shape[axis] = None
+            inputs.append(keras.Input(tuple(shape), batch_size=batch_size, dtype=str(array.dtype)))
+        return inputs if isinstance(data, list) else inputs[0]
 
 
 def to_numpy(x) -> Any:
@@ -94,24 +112,37 @@ def assert_finite(x, msg: str = "") -> None:
         assert np.all(np.isfinite(t)), f"non-finite values {msg}"
 
 
+def _is_float(tensor) -> bool:
+    return "float" in keras.backend.standardize_dtype(tensor.dtype)
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
 def _single_output(outputs):
-    """Joins multi-output layers into one tensor so that any loss applies."""
+    """Joins the float outputs of multi-output layers into one tensor so that
+    any loss applies (integer outputs, e.g. indices, carry no gradient)."""
     if isinstance(outputs, (list, tuple)):
-        flat = [keras.layers.Flatten()(o) for o in outputs]
-        return keras.layers.Concatenate()(flat)
+        flat = [keras.layers.Flatten()(o) for o in outputs if _is_float(o)]
+        return flat[0] if len(flat) == 1 else keras.layers.Concatenate()(flat)
     return outputs
+
+
+def _batch(x) -> int:
+    return _as_list(x)[0].shape[0]
 
 
 def functional_model(case: LayerCase, layer=None, unknown_spatial: bool = False):
     layer = layer or case.make()
-    inputs = keras.Input(case.symbolic_shape(unknown_spatial))
+    inputs = case.symbolic_inputs(unknown_spatial)
     outputs = layer(inputs)
     return keras.Model(inputs, outputs), layer
 
 
 def training_model(case: LayerCase):
     layer = case.make()
-    inputs = keras.Input(case.symbolic_shape())
+    inputs = case.symbolic_inputs()
     outputs = _single_output(layer(inputs))
     return keras.Model(inputs, outputs), layer
 
@@ -122,19 +153,20 @@ def check_build_and_call(case: LayerCase) -> None:
     x = case.input_data()
     y = layer(x)
     assert layer.built
-    expected_shape = layer.compute_output_shape(x.shape)
+    input_shape = [t.shape for t in x] if isinstance(x, list) else x.shape
+    expected_shape = layer.compute_output_shape(input_shape)
     if isinstance(y, (list, tuple)):
         assert [tuple(t.shape) for t in y] == [tuple(s) for s in expected_shape]
     else:
         assert tuple(y.shape) == tuple(expected_shape)
     assert_finite(y, f"from {case.id}")
     # Symbolic call gives the same shapes.
-    sym = layer(keras.Input(x.shape[1:], batch_size=x.shape[0]))
+    sym = layer(case.symbolic_inputs(batch_size=_batch(x)))
     sym_shapes = [tuple(t.shape) for t in (sym if isinstance(sym, list) else [sym])]
     real_shapes = [tuple(t.shape) for t in (y if isinstance(y, (list, tuple)) else [y])]
     assert sym_shapes == real_shapes
-    for out in y if isinstance(y, (list, tuple)) else [y]:
-        assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    for out in _as_list(y):
+        assert keras.backend.standardize_dtype(out.dtype) in ("float32", "int32"), out.dtype
 
 
 def check_functional_model(case: LayerCase) -> None:
@@ -148,7 +180,7 @@ def check_training_step(case: LayerCase) -> None:
     model, layer = training_model(case)
     x = case.input_data()
     y_shape = tuple(model.outputs[0].shape)
-    y = np.random.default_rng(1).normal(size=(x.shape[0],) + y_shape[1:]).astype("float32")
+    y = np.random.default_rng(1).normal(size=(_batch(x),) + y_shape[1:]).astype("float32")
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     before = [to_numpy(w).copy() for w in layer.trainable_weights]
     loss = float(np.asarray(model.train_on_batch(x, y)))
@@ -192,7 +224,7 @@ def check_save_load(case: LayerCase, tmp_path) -> None:
 def check_jit_compile(case: LayerCase) -> None:
     model, layer = training_model(case)
     x = case.input_data()
-    y = np.zeros((x.shape[0],) + tuple(model.outputs[0].shape)[1:], "float32")
+    y = np.zeros((_batch(x),) + tuple(model.outputs[0].shape)[1:], "float32")
     model.compile(optimizer="sgd", loss="mse", jit_compile=True)
     assert model.jit_compile
     expected = to_numpy(model(x))
@@ -212,6 +244,9 @@ def check_mixed_precision(case: LayerCase, policy: str) -> None:
     outs = y if isinstance(y, (list, tuple)) else [y]
     refs = y_ref if isinstance(y_ref, (list, tuple)) else [y_ref]
     for out, ref in zip(outs, refs):
+        if not _is_float(ref):
+            assert keras.backend.standardize_dtype(out.dtype) == "int32", out.dtype
+            continue
         assert keras.backend.standardize_dtype(out.dtype) == compute
         assert_finite(out, f"under {policy}")
         ref = to_numpy(ref)

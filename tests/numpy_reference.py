@@ -62,8 +62,7 @@ def conv_nd(x, kernel, strides=1, padding="valid", dilation_rate=1, groups=1):
         raise ValueError(padding)
     x = np.pad(x, [(0, 0)] + pads + [(0, 0)])
     out_spatial = [
-        (x.shape[1 + a] - ((ksize[a] - 1) * dilation[a] + 1)) // strides[a] + 1
-        for a in range(rank)
+        (x.shape[1 + a] - ((ksize[a] - 1) * dilation[a] + 1)) // strides[a] + 1 for a in range(rank)
     ]
     filters = kernel.shape[-1]
     cin_g = kernel.shape[-2]
@@ -72,14 +71,17 @@ def conv_nd(x, kernel, strides=1, padding="valid", dilation_rate=1, groups=1):
     out = np.zeros((x.shape[0], *out_spatial, filters))
     for idx in np.ndindex(*ksize):
         sl = tuple(
-            slice(idx[a] * dilation[a], idx[a] * dilation[a] + (out_spatial[a] - 1) * strides[a] + 1,
-                  strides[a])
+            slice(
+                idx[a] * dilation[a],
+                idx[a] * dilation[a] + (out_spatial[a] - 1) * strides[a] + 1,
+                strides[a],
+            )
             for a in range(rank)
         )
         patch = x[(slice(None),) + sl]
         for g in range(groups):
-            out[..., g * f_g:(g + 1) * f_g] += (
-                patch[..., g * cin_g:(g + 1) * cin_g] @ kernel[idx][:, g * f_g:(g + 1) * f_g]
+            out[..., g * f_g : (g + 1) * f_g] += (
+                patch[..., g * cin_g : (g + 1) * cin_g] @ kernel[idx][:, g * f_g : (g + 1) * f_g]
             )
     return out
 
@@ -88,9 +90,7 @@ def depthwise_conv2d(x, kernel, strides=1, padding="valid", dilation_rate=1):
     """Depthwise conv, channels_last; kernel (kh, kw, C, M); output channel c*M+m."""
     kernel = np.asarray(kernel, np.float64)
     kh, kw, c, m = kernel.shape
-    return conv_nd(
-        x, kernel.reshape(kh, kw, 1, c * m), strides, padding, dilation_rate, groups=c
-    )
+    return conv_nd(x, kernel.reshape(kh, kw, 1, c * m), strides, padding, dilation_rate, groups=c)
 
 
 # --------------------------------------------------------- kernel transforms

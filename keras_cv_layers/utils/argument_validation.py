@@ -58,10 +58,7 @@ def normalize_tuple(
             )
     lower = 0 if allow_zero else 1
     if any(v < lower for v in value_tuple):
-        raise ValueError(
-            f"{_name(layer_name)}`{arg_name}` must be >= {lower}; received "
-            f"{value!r}."
-        )
+        raise ValueError(f"{_name(layer_name)}`{arg_name}` must be >= {lower}; received {value!r}.")
     return value_tuple
 
 
@@ -72,8 +69,7 @@ def normalize_padding(
     allowed = tuple(allowed)
     if not isinstance(value, str) or value.lower() not in allowed:
         raise ValueError(
-            f"{_name(layer_name)}invalid `padding`={value!r}; expected one of "
-            f"{allowed}."
+            f"{_name(layer_name)}invalid `padding`={value!r}; expected one of {allowed}."
         )
     return value.lower()
 
@@ -103,9 +99,7 @@ def conv_output_length(
     return max(0, (length - effective) // stride + 1)
 
 
-def same_padding_amounts(
-    length, kernel: int, stride: int, dilation: int = 1
-) -> tuple:
+def same_padding_amounts(length, kernel: int, stride: int, dilation: int = 1) -> tuple:
     """(before, after) zero padding that TF/Keras "same" applies on one axis.
 
     Works with python ints and with symbolic/tensor lengths.

@@ -1,6 +1,9 @@
 """Backend fast paths give the numbers of the generic `keras.ops` kernels."""
 
+import importlib
 import inspect
+import pathlib
+import pkgutil
 
 import keras
 import numpy as np
@@ -10,7 +13,10 @@ from keras import ops
 from keras_cv_layers import backend_kernels
 from keras_cv_layers.backend_kernels import generic
 
-#: Example arguments for every kernel (numpy; converted per call).
+#: Example arguments for every kernel (numpy; converted per call): a list of
+#: `(args, kwargs)` or `(args, kwargs, tolerance)` per kernel name.  Kernel
+#: families add theirs in `tests/backend_kernels/cases_<family>.py`, each
+#: defining a `KERNEL_CASES` dict of the same form.
 KERNEL_CASES = {
     "weight_standardize": [
         ((np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype("float32"), 1e-6), {}),
@@ -18,6 +24,27 @@ KERNEL_CASES = {
         ((np.random.default_rng(1).normal(3.0, 2.0, size=(5, 8)).astype("float32"), 1e-5), {}),
     ],
 }
+
+
+for _info in pkgutil.iter_modules([str(pathlib.Path(__file__).parent)]):
+    if _info.name.startswith("cases_"):
+        _module = importlib.import_module(f"tests.backend_kernels.{_info.name}")
+        assert not set(_module.KERNEL_CASES) & set(KERNEL_CASES), _info.name
+        KERNEL_CASES.update(_module.KERNEL_CASES)
+
+
+def _assert_same(actual, expected, tol):
+    if isinstance(expected, (list, tuple)):
+        assert isinstance(actual, (list, tuple)) and len(actual) == len(expected)
+        for a, e in zip(actual, expected):
+            _assert_same(a, e, tol)
+        return
+    actual, expected = ops.convert_to_numpy(actual), ops.convert_to_numpy(expected)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    if np.issubdtype(expected.dtype, np.floating):
+        assert np.all(np.isfinite(expected))
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol)
 
 
 def test_every_kernel_has_cases():
@@ -35,11 +62,16 @@ def test_fast_paths_have_generic_counterparts(backend):
 
         path = pathlib.Path(backend_kernels.__file__).parent / f"{backend}_kernels.py"
         tree = ast.parse(path.read_text())
-        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+        names = {
+            n.name
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")
+        }
     else:
         module = backend_kernels.backend_module(backend)
         names = {
-            n for n, f in vars(module).items()
+            n
+            for n, f in vars(module).items()
             if inspect.isfunction(f) and f.__module__ == module.__name__ and not n.startswith("_")
         }
         for name in names:
@@ -53,18 +85,16 @@ def test_fast_paths_have_generic_counterparts(backend):
 def test_fast_path_matches_generic(name):
     fast = backend_kernels.fast_path(name)
     slow = backend_kernels.generic_kernel(name)
-    for args, kwargs in KERNEL_CASES[name]:
+    for case in KERNEL_CASES[name]:
+        args, kwargs = case[:2]
+        tol = case[2] if len(case) > 2 else 1e-5
         targs = [ops.convert_to_tensor(a) if isinstance(a, np.ndarray) else a for a in args]
-        expected = ops.convert_to_numpy(slow(*targs, **kwargs))
-        assert np.all(np.isfinite(expected))
-        got = backend_kernels.dispatch(name, *targs, **kwargs)
-        np.testing.assert_allclose(ops.convert_to_numpy(got), expected, rtol=1e-5, atol=1e-5)
+        expected = slow(*targs, **kwargs)
+        _assert_same(backend_kernels.dispatch(name, *targs, **kwargs), expected, tol)
         if fast is not None:
             result = fast(*targs, **kwargs)
             if result is not NotImplemented:
-                np.testing.assert_allclose(
-                    ops.convert_to_numpy(result), expected, rtol=1e-5, atol=1e-5
-                )
+                _assert_same(result, expected, tol)
 
 
 def test_weight_standardize_reference():

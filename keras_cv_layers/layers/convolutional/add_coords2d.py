@@ -32,7 +32,9 @@ def coordinate_channels(inputs, data_format: str, with_r: bool, dtype):
     coords = ops.stack(channels, axis=axis)
     coords = ops.expand_dims(coords, 0)
     n = len(channels)
-    target = (batch, height, width, n) if data_format == "channels_last" else (batch, n, height, width)
+    target = (
+        (batch, height, width, n) if data_format == "channels_last" else (batch, n, height, width)
+    )
     return ops.broadcast_to(coords, target)
 
 
@@ -76,9 +78,7 @@ class AddCoords2D(keras.layers.Layer):
         return 3 if self.with_r else 2
 
     def build(self, input_shape):
-        av.check_input_rank(
-            self, input_shape, 4, av.spatial_description(2, self.data_format)
-        )
+        av.check_input_rank(self, input_shape, 4, av.spatial_description(2, self.data_format))
 
     def call(self, inputs):
         coords = coordinate_channels(inputs, self.data_format, self.with_r, inputs.dtype)

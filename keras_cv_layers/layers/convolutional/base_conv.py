@@ -52,9 +52,7 @@ class BaseConv(keras.layers.Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = self.__class__.__name__
         self.rank = rank
-        self.filters = (
-            None if filters is None else av.positive_int(filters, "filters", cls)
-        )
+        self.filters = None if filters is None else av.positive_int(filters, "filters", cls)
         self.kernel_size = av.normalize_tuple(kernel_size, rank, "kernel_size", layer_name=cls)
         self.strides = av.normalize_tuple(strides, rank, "strides", layer_name=cls)
         allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
@@ -66,8 +64,7 @@ class BaseConv(keras.layers.Layer):
         self.groups = av.positive_int(groups, "groups", cls)
         if self.filters is not None and self.filters % self.groups:
             raise ValueError(
-                f"{cls}: `filters`={self.filters} must be divisible by "
-                f"`groups`={self.groups}."
+                f"{cls}: `filters`={self.filters} must be divisible by `groups`={self.groups}."
             )
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
@@ -76,9 +73,7 @@ class BaseConv(keras.layers.Layer):
                 f"strides={self.strides}, dilation_rate={self.dilation_rate}."
             )
         if weightnorm and equalize:
-            raise ValueError(
-                f"{cls}: `weightnorm` and `equalize` cannot both be True."
-            )
+            raise ValueError(f"{cls}: `weightnorm` and `equalize` cannot both be True.")
         if not isinstance(eps, (int, float)) or eps < 0:
             raise ValueError(f"{cls}: `eps` must be a float >= 0; received {eps!r}.")
         self.activation = activations.get(activation)
@@ -264,9 +259,7 @@ class BaseConv(keras.layers.Layer):
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers.serialize(
-                    self.activity_regularizer
-                ),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
                 "kernel_constraint": constraints.serialize(self.kernel_constraint),
                 "bias_constraint": constraints.serialize(self.bias_constraint),
                 "weightnorm": self.weightnorm,

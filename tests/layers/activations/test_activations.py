@@ -9,9 +9,11 @@ import keras_cv_layers as kcl
 from tests import numpy_reference as ref
 from tests.gradients import assert_all_finite, layer_value_and_grads, value_and_grads
 
-X = np.concatenate([np.linspace(-6.0, 6.0, 25), [-80.0, -20.0, 0.0, 20.0, 80.0]]).astype(
-    "float32"
-).reshape(2, 15)
+X = (
+    np.concatenate([np.linspace(-6.0, 6.0, 25), [-80.0, -20.0, 0.0, 20.0, 80.0]])
+    .astype("float32")
+    .reshape(2, 15)
+)
 
 
 def _np(t):
@@ -37,12 +39,12 @@ def test_swish_matches_numpy(beta):
 
 
 def test_swish_default_is_silu():
-    np.testing.assert_allclose(_np(kcl.Swish()(X)), _np(keras.activations.silu(X)),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        _np(kcl.Swish()(X)), _np(keras.activations.silu(X)), rtol=1e-6, atol=1e-6
+    )
 
 
-@pytest.mark.parametrize("layer_fn", [kcl.Mish, lambda: kcl.Swish(beta=1.5)],
-                         ids=["Mish", "Swish"])
+@pytest.mark.parametrize("layer_fn", [kcl.Mish, lambda: kcl.Swish(beta=1.5)], ids=["Mish", "Swish"])
 def test_gradients_finite_at_extremes(layer_fn):
     layer = layer_fn()
     layer(X)
@@ -60,7 +62,7 @@ def test_swish_trainable_beta():
     assert layer.non_trainable_weights == []
     assert tuple(layer.beta.shape) == ()
     assert float(_np(layer.beta)) == pytest.approx(0.7)
-    y, value, g_x, g_w = layer_value_and_grads(layer, X[:, :25 // 2])
+    y, value, g_x, g_w = layer_value_and_grads(layer, X[:, : 25 // 2])
     assert_all_finite(y, value, g_x, g_w, expected_weights=["beta"])
     assert abs(float(g_w[layer.beta.path])) > 0
     # The learned beta is used in the forward pass.

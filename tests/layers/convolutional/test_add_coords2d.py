@@ -31,8 +31,9 @@ def test_channels_first(with_r):
     layer = kcl.AddCoords2D(with_r=with_r, data_format="channels_first")
     y = _np(layer(ref.to_channels_first(x)))
     assert y.shape == (2, 2 + (3 if with_r else 2), 4, 3)
-    np.testing.assert_allclose(ref.to_channels_last(y), ref.add_coords2d(x, with_r),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ref.to_channels_last(y), ref.add_coords2d(x, with_r), rtol=1e-6, atol=1e-6
+    )
     assert tuple(layer.compute_output_shape(y.shape[:1] + (2, 4, 3))) == y.shape
 
 

@@ -288,8 +288,9 @@ def test_default_data_format_follows_keras_config():
 @pytest.mark.parametrize("situation", ["zero_kernel", "constant_input"])
 @pytest.mark.parametrize("mode", ["weightnorm", "equalize"])
 def test_gradients_finite(mode, situation):
-    layer = kcl.Conv2D(4, 3, padding="same", use_bias=True, data_format="channels_last",
-                       **{mode: True}, **FAST)
+    layer = kcl.Conv2D(
+        4, 3, padding="same", use_bias=True, data_format="channels_last", **{mode: True}, **FAST
+    )
     x = degenerate_conv_case(layer, rand(2, 5, 5, 3), situation)
     expected = ["kernel", "bias"] + (["wn_g"] if mode == "weightnorm" else [])
     assert_all_finite(*layer_value_and_grads(layer, x), expected_weights=expected)

@@ -44,9 +44,16 @@ def test_equals_add_coords_then_conv(case, with_r):
     k, b = _randomize(layer)
     y = _np(layer(x))
     # Numpy reference.
-    expected = ref.conv_nd(ref.add_coords2d(x, with_r), k, strides=case.get("strides", 1),
-                           padding=case.get("padding", "valid"),
-                           dilation_rate=case.get("dilation_rate", 1)) + b
+    expected = (
+        ref.conv_nd(
+            ref.add_coords2d(x, with_r),
+            k,
+            strides=case.get("strides", 1),
+            padding=case.get("padding", "valid"),
+            dilation_rate=case.get("dilation_rate", 1),
+        )
+        + b
+    )
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
     # AddCoords2D followed by keras.layers.Conv2D with the same kernel and bias.
     conv = keras.layers.Conv2D(FILTERS, data_format="channels_last", **case, **FAST)
@@ -69,8 +76,9 @@ def test_weights_and_defaults():
 
 def test_weightnorm_equals_add_coords_then_kcl_conv():
     x = rand(2, 5, 5, C_IN)
-    layer = kcl.CoordConv2D(FILTERS, 3, padding="same", weightnorm=True,
-                            data_format="channels_last", **FAST)
+    layer = kcl.CoordConv2D(
+        FILTERS, 3, padding="same", weightnorm=True, data_format="channels_last", **FAST
+    )
     layer(x)
     k, b = _randomize(layer)
     g = np.linspace(-1.0, 2.0, FILTERS).astype("float32")
@@ -83,25 +91,27 @@ def test_weightnorm_equals_add_coords_then_kcl_conv():
 @pytest.mark.parametrize("with_r", [False, True])
 def test_channels_first_matches_channels_last(with_r):
     x = rand(2, 6, 5, C_IN)
-    last = kcl.CoordConv2D(FILTERS, 3, padding="same", with_r=with_r,
-                           data_format="channels_last", **FAST)
-    first = kcl.CoordConv2D(FILTERS, 3, padding="same", with_r=with_r,
-                            data_format="channels_first", **FAST)
+    last = kcl.CoordConv2D(
+        FILTERS, 3, padding="same", with_r=with_r, data_format="channels_last", **FAST
+    )
+    first = kcl.CoordConv2D(
+        FILTERS, 3, padding="same", with_r=with_r, data_format="channels_first", **FAST
+    )
     last(x)
     first(ref.to_channels_first(x))
     _randomize(last)
     first.set_weights(last.get_weights())
     y_first = _np(first(ref.to_channels_first(x)))
-    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_unknown_spatial_size_in_functional_model(data_format):
     shape = (None, None, C_IN) if data_format == "channels_last" else (C_IN, None, None)
     inputs = keras.Input(shape)
-    layer = kcl.CoordConv2D(FILTERS, 3, padding="same", with_r=True, data_format=data_format,
-                            **FAST)
+    layer = kcl.CoordConv2D(
+        FILTERS, 3, padding="same", with_r=True, data_format=data_format, **FAST
+    )
     model = keras.Model(inputs, layer(inputs))
     k, b = _randomize(layer)
     for hw in [(4, 6), (7, 3)]:

@@ -69,10 +69,12 @@ def test_plain_matches_numpy_and_keras(case):
     layer(x)
     w = _randomize(layer)
     y = _np(layer(x))
-    np.testing.assert_allclose(y, _reference(x, w["kernel"], case, w.get("bias")),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        y, _reference(x, w["kernel"], case, w.get("bias")), rtol=1e-5, atol=1e-5
+    )
     keras_layer = keras.layers.DepthwiseConv2D(
-        data_format="channels_last", depthwise_initializer="zeros",
+        data_format="channels_last",
+        depthwise_initializer="zeros",
         **{"use_bias": False, **case},
     )
     keras_layer(x)
@@ -84,8 +86,14 @@ def test_plain_matches_numpy_and_keras(case):
 
 
 def test_weight_names_and_shapes():
-    layer = kcl.DepthwiseConv2D((3, 2), depth_multiplier=2, use_bias=True, weightnorm=True,
-                                data_format="channels_last", **FAST)
+    layer = kcl.DepthwiseConv2D(
+        (3, 2),
+        depth_multiplier=2,
+        use_bias=True,
+        weightnorm=True,
+        data_format="channels_last",
+        **FAST,
+    )
     layer(rand(1, 5, 5, C_IN))
     shapes = {w.path.split("/")[-1]: tuple(w.shape) for w in layer.weights}
     assert shapes == {"kernel": (3, 2, C_IN, 2), "wn_g": (C_IN * 2,), "bias": (C_IN * 2,)}
@@ -102,14 +110,16 @@ def test_weightnorm_matches_numpy_reference(case):
     layer(x)
     w = _randomize(layer)
     k_eff = ref.depthwise_weightnorm_kernel(w["kernel"], w["wn_g"], 1e-6)
-    np.testing.assert_allclose(_np(layer(x)), _reference(x, k_eff, case, w.get("bias")),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(layer(x)), _reference(x, k_eff, case, w.get("bias")), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_weightnorm_norm_is_per_channel_and_multiplier():
     # One kernel slice scaled by 100: with a per-(c, m) norm, no output changes.
-    layer = kcl.DepthwiseConv2D(3, depth_multiplier=2, weightnorm=True,
-                                data_format="channels_last", **FAST)
+    layer = kcl.DepthwiseConv2D(
+        3, depth_multiplier=2, weightnorm=True, data_format="channels_last", **FAST
+    )
     x = rand(1, 5, 5, C_IN)
     layer(x)
     w = _randomize(layer)
@@ -131,8 +141,9 @@ def test_equalize_matches_numpy_reference(case):
     # Each depthwise output channel sees one input channel: fan_in = kh * kw per
     # output channel (not kh * kw * in_channels).
     k_eff = ref.equalize_kernel(w["kernel"], ks[0] * ks[1])
-    np.testing.assert_allclose(_np(layer(x)), _reference(x, k_eff, case, w.get("bias")),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(layer(x)), _reference(x, k_eff, case, w.get("bias")), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("mode", ["plain", "weightnorm", "equalize"])
@@ -147,30 +158,37 @@ def test_channels_first_matches_channels_last(case, mode):
     _randomize(last)
     first.set_weights(last.get_weights())
     y_first = _np(first(ref.to_channels_first(x)))
-    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)), rtol=1e-5, atol=1e-5)
     assert tuple(first.compute_output_shape(ref.to_channels_first(x).shape)) == y_first.shape
 
 
 def test_channels_first_bias_when_width_equals_output_channels():
     # Output (B, C*M, H, W) with W == C*M: the bias belongs on axis 1.
     x = rand(2, 3, C_IN * 2, C_IN)
-    layer = kcl.DepthwiseConv2D(1, depth_multiplier=2, use_bias=True,
-                                data_format="channels_first", **FAST)
+    layer = kcl.DepthwiseConv2D(
+        1, depth_multiplier=2, use_bias=True, data_format="channels_first", **FAST
+    )
     layer(ref.to_channels_first(x))
     w = _randomize(layer)
     y = _np(layer(ref.to_channels_first(x)))
-    np.testing.assert_allclose(ref.to_channels_last(y), _reference(x, w["kernel"], {}, w["bias"]),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ref.to_channels_last(y), _reference(x, w["kernel"], {}, w["bias"]), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("situation", ["zero_kernel", "constant_input"])
 def test_weightnorm_gradients_finite(situation):
-    layer = kcl.DepthwiseConv2D(3, padding="same", depth_multiplier=2, use_bias=True,
-                                weightnorm=True, data_format="channels_last", **FAST)
+    layer = kcl.DepthwiseConv2D(
+        3,
+        padding="same",
+        depth_multiplier=2,
+        use_bias=True,
+        weightnorm=True,
+        data_format="channels_last",
+        **FAST,
+    )
     x = degenerate_conv_case(layer, rand(2, 5, 5, C_IN), situation)
-    assert_all_finite(*layer_value_and_grads(layer, x),
-                      expected_weights=["kernel", "wn_g", "bias"])
+    assert_all_finite(*layer_value_and_grads(layer, x), expected_weights=["kernel", "wn_g", "bias"])
 
 
 @pytest.mark.parametrize("padding", ["causal", "full"])

@@ -58,19 +58,22 @@ def test_relu_gamma_value():
 
 @pytest.mark.parametrize("activation", list(GAMMAS), ids=[str(a) for a in GAMMAS])
 def test_gamma_from_preceding_activation(activation):
-    layer = kcl.SWSConv2D(FILTERS, 3, preceding_activation=activation,
-                          data_format="channels_last", **FAST)
+    layer = kcl.SWSConv2D(
+        FILTERS, 3, preceding_activation=activation, data_format="channels_last", **FAST
+    )
     x = rand(2, 5, 5, C_IN)
     gain = np.linspace(0.5, 1.5, FILTERS).astype("float32")
     y, k, b = _run(layer, x, gain)
-    np.testing.assert_allclose(y, _reference(x, k, b, GAMMAS[activation], gain),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        y, _reference(x, k, b, GAMMAS[activation], gain), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("rank", [1, 2, 3])
 def test_explicit_gamma_overrides_activation(rank):
-    layer = SWS[rank](FILTERS, 2, preceding_activation="relu", gamma=0.37,
-                      data_format="channels_last", **FAST)
+    layer = SWS[rank](
+        FILTERS, 2, preceding_activation="relu", gamma=0.37, data_format="channels_last", **FAST
+    )
     x = rand(2, *SPATIAL[rank], C_IN)
     y, k, b = _run(layer, x)
     tol = dict(rtol=1e-4, atol=1e-4) if rank == 3 else dict(rtol=1e-5, atol=1e-5)
@@ -88,8 +91,9 @@ def test_explicit_gamma_overrides_activation(rank):
 def test_fan_in_with_groups_and_ranks(rank, args):
     # fan_in = prod(kernel_size) * in / groups, computed by the reference from
     # the kernel shape (*k, in/groups, filters).
-    layer = SWS[rank](FILTERS, preceding_activation="gelu", data_format="channels_last",
-                      **args, **FAST)
+    layer = SWS[rank](
+        FILTERS, preceding_activation="gelu", data_format="channels_last", **args, **FAST
+    )
     x = rand(2, *SPATIAL[rank], C_IN)
     gain = np.linspace(-1.0, 2.0, FILTERS).astype("float32")
     y, k, b = _run(layer, x, gain)
@@ -109,13 +113,18 @@ def test_learnable_gain_weight():
 
 
 def test_no_gain_weight_when_not_learnable():
-    layer = kcl.SWSConv2D(FILTERS, 3, learnable_gain=False, preceding_activation="silu",
-                          data_format="channels_last", **FAST)
+    layer = kcl.SWSConv2D(
+        FILTERS,
+        3,
+        learnable_gain=False,
+        preceding_activation="silu",
+        data_format="channels_last",
+        **FAST,
+    )
     x = rand(2, 5, 5, C_IN)
     y, k, b = _run(layer, x)
     assert sorted(w.path.split("/")[-1] for w in layer.weights) == ["bias", "kernel"]
-    np.testing.assert_allclose(y, _reference(x, k, b, GAMMAS["silu"], 1.0),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, _reference(x, k, b, GAMMAS["silu"], 1.0), rtol=1e-5, atol=1e-5)
 
 
 def test_eps_inside_the_sqrt():
@@ -123,29 +132,30 @@ def test_eps_inside_the_sqrt():
     layer = kcl.SWSConv2D(FILTERS, 2, eps=eps, data_format="channels_last", **FAST)
     x = rand(2, 4, 4, C_IN)
     y, k, b = _run(layer, x)
-    np.testing.assert_allclose(y, _reference(x, k, b, GAMMAS["relu"], eps=eps),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        y, _reference(x, k, b, GAMMAS["relu"], eps=eps), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_channels_first_matches_channels_last():
-    last = kcl.SWSConv2D(FILTERS, 3, padding="same", strides=2, data_format="channels_last",
-                         **FAST)
-    first = kcl.SWSConv2D(FILTERS, 3, padding="same", strides=2,
-                          data_format="channels_first", **FAST)
+    last = kcl.SWSConv2D(FILTERS, 3, padding="same", strides=2, data_format="channels_last", **FAST)
+    first = kcl.SWSConv2D(
+        FILTERS, 3, padding="same", strides=2, data_format="channels_first", **FAST
+    )
     x = rand(2, 7, 5, C_IN)
     _run(last, x, np.linspace(0.5, 1.5, FILTERS).astype("float32"))
     first(ref.to_channels_first(x))
     first.set_weights(last.get_weights())
     y_first = _np(first(ref.to_channels_first(x)))
-    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("learnable_gain", [True, False])
 @pytest.mark.parametrize("situation", ["zero_kernel", "constant_input"])
 def test_gradients_finite(situation, learnable_gain):
-    layer = kcl.SWSConv2D(4, 3, padding="same", learnable_gain=learnable_gain,
-                          data_format="channels_last", **FAST)
+    layer = kcl.SWSConv2D(
+        4, 3, padding="same", learnable_gain=learnable_gain, data_format="channels_last", **FAST
+    )
     x = degenerate_conv_case(layer, rand(2, 5, 5, 3), situation)
     expected = ["kernel", "bias"] + (["gain"] if learnable_gain else [])
     assert_all_finite(*layer_value_and_grads(layer, x), expected_weights=expected)

@@ -38,8 +38,14 @@ def _split(case):
 
 
 def _reference(x, k_eff, args, bias):
-    y = ref.conv_nd(x, k_eff, strides=args.get("strides", 1), padding=args.get("padding", "valid"),
-                    dilation_rate=args.get("dilation_rate", 1), groups=args.get("groups", 1))
+    y = ref.conv_nd(
+        x,
+        k_eff,
+        strides=args.get("strides", 1),
+        padding=args.get("padding", "valid"),
+        dilation_rate=args.get("dilation_rate", 1),
+        groups=args.get("groups", 1),
+    )
     y = y + bias
     return np.maximum(y, 0.0) if args.get("activation") == "relu" else y
 
@@ -120,8 +126,9 @@ def test_channels_first_bias_when_width_equals_filters():
     layer.kernel.assign(k)
     layer.bias.assign(b)
     y = ref.to_channels_last(_np(layer(ref.to_channels_first(x))))
-    np.testing.assert_allclose(y, _reference(x, ref.ws_kernel(k, 1e-6), {}, b),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        y, _reference(x, ref.ws_kernel(k, 1e-6), {}, b), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("situation", ["zero_kernel", "constant_input"])

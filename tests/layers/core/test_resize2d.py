@@ -22,8 +22,9 @@ def test_matches_keras_image_resize(size, interpolation):
     x = rand(2, 4, 5, 3)
     y = _np(kcl.Resize2D(size, interpolation=interpolation, data_format="channels_last")(x))
     hw = (size, size) if isinstance(size, int) else size
-    expected = _np(keras.ops.image.resize(x, hw, interpolation=interpolation,
-                                          data_format="channels_last"))
+    expected = _np(
+        keras.ops.image.resize(x, hw, interpolation=interpolation, data_format="channels_last")
+    )
     assert y.shape == (2, *hw, 3)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
 

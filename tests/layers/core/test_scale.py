@@ -65,8 +65,11 @@ def test_weights_and_initializers():
     np.testing.assert_array_equal(_np(layer.shift), np.zeros(4))
     x = rand(2, 3, 4)
     np.testing.assert_allclose(_np(layer(x)), x)  # identity at initialization
-    layer = kcl.Scale(shift_initializer="ones", scale_initializer=keras.initializers.Constant(3.0),
-                      data_format="channels_last")
+    layer = kcl.Scale(
+        shift_initializer="ones",
+        scale_initializer=keras.initializers.Constant(3.0),
+        data_format="channels_last",
+    )
     np.testing.assert_allclose(_np(layer(x)), 3.0 * x + 1.0, rtol=1e-6)
     layer = kcl.Scale(use_shift=False, data_format="channels_last")
     layer(x)
@@ -88,8 +91,9 @@ def test_gradients_match_closed_form():
     np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(value, np.sum(y_ref**2) + np.sum(y_ref), rtol=1e-5)
     np.testing.assert_allclose(g_x, up * scale, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(g_w[layer.scale.path], (up * x).sum(axis=(0, 1)), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        g_w[layer.scale.path], (up * x).sum(axis=(0, 1)), rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_allclose(g_w[layer.shift.path], up.sum(axis=(0, 1)), rtol=1e-5, atol=1e-5)
 
 

@@ -68,8 +68,9 @@ def test_matches_numpy_reference(name, shape, eps):
     gamma = beta = None
     if name in AFFINE:
         gamma, beta = _set_affine(layer, shape[-1])
-    np.testing.assert_allclose(_np(layer(x)), _reference(name, x, eps, gamma, beta),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(layer(x)), _reference(name, x, eps, gamma, beta), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", list(NORMS))
@@ -86,8 +87,7 @@ def test_channels_first_matches_channels_last(name):
         _set_affine(last, shape[-1])
         _set_affine(first, shape[-1])
     y_first = _np(first(ref.to_channels_first(x)))
-    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ref.to_channels_last(y_first), _np(last(x)), rtol=1e-5, atol=1e-5)
 
 
 def test_known_values():

@@ -1,0 +1,3 @@
+"""Pooling, unpooling and anti-aliasing layers."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Deformable convolution as a function: `deform_conv2d`."""
+
+__all__: list[str] = []

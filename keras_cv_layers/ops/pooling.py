@@ -1,0 +1,3 @@
+"""Max pooling with argmax and max unpooling as functions."""
+
+__all__: list[str] = []

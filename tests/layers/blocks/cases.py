@@ -1,0 +1,3 @@
+"""Harness cases (see tests/harness.py) of the blocks layers."""
+
+CASES: list = []

@@ -1,0 +1,3 @@
+"""Harness cases (see tests/harness.py) of the deformable layers."""
+
+CASES: list = []

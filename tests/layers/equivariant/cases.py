@@ -1,0 +1,3 @@
+"""Harness cases (see tests/harness.py) of the equivariant layers."""
+
+CASES: list = []

@@ -1,0 +1,3 @@
+"""Harness cases (see tests/harness.py) of the pooling layers."""
+
+CASES: list = []
