@@ -1,0 +1,131 @@
+"""Partial depthwise 2D convolution."""
+
+from __future__ import annotations
+
+from keras import ops
+
+from keras_cv_layers.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
+from keras_cv_layers.layers.masked.base_masked_conv import BaseMaskedConv
+from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.utils.serialization import register
+
+
+@register
+class PartialDepthwiseConv2D(BaseMaskedConv, DepthwiseConv2D):
+    """Partial depthwise 2D convolution with mask propagation.
+
+    The depthwise counterpart of `PartialConv2D` (Liu et al., 2018,
+    arXiv:1804.07723): each output channel `c * depth_multiplier + m` sees one
+    input channel `c`, so the normaliser is per channel:
+
+        norm_c = depthwise_conv(mask_c, ones / window_size)
+        y = activation(depthwise_conv(x * mask, kernel) / norm + bias)  where norm > eps
+        y = 0                                                           where norm <= eps
+        mask_out = float(norm > eps) if binary else norm
+
+    A one-channel mask is broadcast over the channels.  Zero padding counts as
+    invalid; values of `x` where the mask is 0 never change `y`.  The
+    convolution (arguments, weights, weight normalization, equalized
+    learning rate) is that of `keras_cv_layers.DepthwiseConv2D`.
+
+    Args:
+        kernel_size: int or tuple of 2 ints.
+        strides: int or tuple of 2 ints. Default 1.
+        padding: `"valid"` or `"same"`.
+        depth_multiplier: int, output channels per input channel. Default 1.
+        data_format: `"channels_last"`, `"channels_first"` or None.
+        dilation_rate: int or tuple of 2 ints. Default 1.
+        activation, use_bias (default False), kernel_initializer,
+        bias_initializer, kernel_regularizer, bias_regularizer,
+        activity_regularizer, kernel_constraint, bias_constraint: as in Keras
+            (the depthwise kernel is the weight `kernel`).
+        binary: bool. True: `mask_out = float(norm > eps)`; False:
+            `mask_out = norm`. Default True.
+        weightnorm: bool, weight normalization as in `DepthwiseConv2D`
+            (weight `wn_g` of shape `(in * depth_multiplier,)`).
+        equalize: bool, equalized learning rate `k * sqrt(2 / (kh * kw))`.
+        eps: float, the validity threshold of the normaliser and the
+            epsilon of weight normalization. Default 1e-6.
+
+    Call arguments:
+        inputs: `x`, or `[x, mask]`. `x`: `(batch, height, width, channels)`
+            (or channels_first); `mask`: same batch and spatial shape,
+            `channels` or 1 channels, values in [0, 1]. Without a mask, an
+            input value is valid where it is non-zero.
+
+    Returns:
+        `[y, mask_out]`, both with `channels * depth_multiplier` channels, in
+        the compute dtype.
+
+    Example:
+
+    >>> import numpy as np, keras_cv_layers as kcl
+    >>> layer = kcl.PartialDepthwiseConv2D(3, depth_multiplier=2, padding="same",
+    ...                                    data_format="channels_last")
+    >>> y, m = layer([np.ones((1, 8, 8, 4), "float32"), np.ones((1, 8, 8, 1), "float32")])
+    >>> tuple(y.shape), tuple(m.shape)
+    ((1, 8, 8, 8), (1, 8, 8, 8))
+    """
+
+    mask_mode = "depthwise"
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        binary=True,
+        weightnorm=False,
+        equalize=False,
+        eps=1e-6,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            depth_multiplier=depth_multiplier,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            binary=binary,
+            weightnorm=weightnorm,
+            equalize=equalize,
+            eps=eps,
+            **kwargs,
+        )
+
+    def normalizer(self, mask):
+        window = av.prod(self.kernel_size)
+        if mask.shape[self._channel_axis] == 1:
+            return self._ones_conv(mask, 1, 1, window)
+        # Per channel, already in the output order c * depth_multiplier + m.
+        kernel = ops.ones(self.kernel_size + (self._in_channels, self.depth_multiplier), "float32")
+        return ops.depthwise_conv(
+            mask,
+            kernel / float(window),
+            strides=self.strides,
+            padding=self.padding,
+            dilation_rate=self.dilation_rate,
+            data_format=self.data_format,
+        )
