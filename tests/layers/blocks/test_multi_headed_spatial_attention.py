@@ -1,0 +1,183 @@
+"""Math and property tests of kcl.MultiHeadedSpatialAttention (SPEC "Blocks")."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_cv_layers as kcl
+from tests.gradients import assert_all_finite, layer_value_and_grads
+from tests.layers.blocks import reference as ref
+
+TOL = dict(rtol=1e-4, atol=1e-5)
+
+CONFIGS = [
+    dict(filters=4, kernel_size=3, heads=2),
+    dict(filters=6, kernel_size=(3, 2), heads=3, dilation_rate=(1, 2)),
+    dict(filters=4, kernel_size=5, heads=1, dilation_rate=2),
+]
+
+
+def _np(t):
+    return keras.ops.convert_to_numpy(t)
+
+
+def _make(position, path, data_format="channels_last", **config):
+    layer = kcl.MultiHeadedSpatialAttention(position=position, data_format=data_format, **config)
+    if path is not None:
+        # Both code paths implement the same definition; force one.
+        layer._use_blocks = lambda height, width: path == "blocked"
+    return layer
+
+
+def _randomize(layer, rng):
+    weights = {}
+    for w in layer.weights:
+        value = rng.normal(scale=0.7, size=w.shape).astype("float32")
+        w.assign(value)
+        weights[w.path.split("/")[-1]] = value.astype("float64")
+    return weights
+
+
+def _reference(x, layer, weights):
+    return ref.spatial_attention(
+        x.astype("float64"),
+        weights,
+        layer.filters,
+        layer.kernel_size,
+        layer.heads,
+        layer.dilation_rate,
+        layer.position,
+    )
+
+
+@pytest.mark.parametrize("position", ["gaussian", "learned", None])
+@pytest.mark.parametrize("config", CONFIGS, ids=["k3h2", "k3x2h3dil", "k5dil2"])
+def test_matches_per_pixel_reference(config, position):
+    if position == "learned" and (config["filters"] // config["heads"]) % 2:
+        pytest.skip("learned embeddings need an even number of channels per head")
+    rng = np.random.default_rng(0)
+    layer = _make(position, None, **config)
+    x = rng.normal(size=(1, 5, 7, 6)).astype("float32")
+    layer(x)
+    expected = _reference(x, layer, _randomize(layer, rng))
+    for path in ("direct", "blocked"):
+        layer._use_blocks = lambda height, width, path=path: path == "blocked"
+        np.testing.assert_allclose(_np(layer(x)), expected, err_msg=path, **TOL)
+
+
+@pytest.mark.parametrize("path", ["direct", "blocked"])
+def test_channels_first_matches_channels_last(path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 5, 9, 4)).astype("float32")
+    last = _make("learned", path, filters=8, kernel_size=3, heads=2)
+    first = _make("learned", path, "channels_first", filters=8, kernel_size=3, heads=2)
+    last(x)
+    first(np.moveaxis(x, -1, 1))
+    _randomize(last, rng)
+    first.set_weights(last.get_weights())
+    np.testing.assert_allclose(
+        _np(first(np.moveaxis(x, -1, 1))), np.moveaxis(_np(last(x)), -1, 1), **TOL
+    )
+
+
+def test_paths_agree_and_blocked_is_chosen_when_it_fits():
+    rng = np.random.default_rng(2)
+    layer = kcl.MultiHeadedSpatialAttention(32, 3, heads=2, data_format="channels_last")
+    assert layer._use_blocks(16, 16) and not layer._use_blocks(3, 3)
+    x = rng.normal(size=(1, 16, 13, 4)).astype("float32")
+    layer(x)
+    _randomize(layer, rng)
+    t = keras.ops.convert_to_tensor(x)
+    np.testing.assert_allclose(_np(layer._blocked(t)), _np(layer._direct(t)), **TOL)
+
+
+@pytest.mark.parametrize("path", ["direct", "blocked"])
+def test_locality(path):
+    """Changing the input outside a pixel's window leaves its output unchanged."""
+    rng = np.random.default_rng(3)
+    layer = _make("gaussian", path, filters=4, kernel_size=3, heads=2, dilation_rate=2)
+    x = rng.normal(size=(1, 9, 9, 4)).astype("float32")
+    layer(x)
+    _randomize(layer, rng)
+    y = _np(layer(x))
+    window = {(4 + dy, 4 + dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2)}
+    x2 = x.copy()
+    for r in range(9):
+        for c in range(9):
+            if (r, c) not in window:
+                x2[0, r, c] = rng.normal(size=4) * 10
+    y2 = _np(layer(x2))
+    np.testing.assert_allclose(y2[0, 4, 4], y[0, 4, 4], rtol=1e-5, atol=1e-6)
+    # A change inside the window (not the centre) does change it.
+    x3 = x.copy()
+    x3[0, 2, 6] += 5.0
+    assert np.abs(_np(layer(x3))[0, 4, 4] - y[0, 4, 4]).max() > 1e-3
+
+
+def test_border_positions_are_excluded():
+    """At a corner only the in-image window positions get weight: with equal
+    keys the output is the mean of the in-image values (here 4 of 9)."""
+    layer = _make(None, None, filters=1, kernel_size=3, use_bias=False)
+    x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    layer(x)
+    layer.query_kernel.assign(np.zeros((1, 1, 1, 1), "float32"))
+    layer.key_kernel.assign(np.zeros((1, 1, 1, 1), "float32"))
+    layer.value_kernel.assign(np.ones((1, 1, 1, 1), "float32"))
+    y = _np(layer(x))[0, :, :, 0]
+    np.testing.assert_allclose(y[0, 0], np.mean([0, 1, 4, 5]), rtol=1e-6)
+    np.testing.assert_allclose(y[1, 1], np.mean([0, 1, 2, 4, 5, 6, 8, 9, 10]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("path", ["direct", "blocked"])
+@pytest.mark.parametrize("situation", ["constant_input", "zero_kernels", "large_logits"])
+def test_finite_values_and_gradients(path, situation):
+    layer = _make("learned", path, filters=4, kernel_size=3, heads=2)
+    x = np.random.default_rng(4).normal(size=(2, 5, 6, 4)).astype("float32")
+    layer(x)
+    if situation == "constant_input":
+        x = np.ones_like(x)
+    elif situation == "zero_kernels":
+        for w in layer.weights:
+            w.assign(np.zeros(w.shape, "float32"))
+    else:
+        for w in (layer.query_kernel, layer.key_kernel):
+            w.assign(np.full(w.shape, 30.0, "float32"))
+        x = x * 50
+    y, value, g_x, g_w = layer_value_and_grads(layer, x)
+    assert_all_finite(y, value, g_x, g_w)
+
+
+def test_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match="filters"):
+        kcl.MultiHeadedSpatialAttention(6, 3, heads=4)
+    with pytest.raises(ValueError, match="position"):
+        kcl.MultiHeadedSpatialAttention(4, 3, position="sinusoid")
+    with pytest.raises(ValueError, match="position"):
+        kcl.MultiHeadedSpatialAttention(6, 3, heads=2, position="learned")
+    with pytest.raises(ValueError, match="kernel_size"):
+        kcl.MultiHeadedSpatialAttention(4, 0)
+    layer = kcl.MultiHeadedSpatialAttention(4, 3, heads=2, data_format="channels_last")
+    with pytest.raises(ValueError, match=r"MultiHeadedSpatialAttention.*heads"):
+        layer(np.zeros((1, 5, 5, 3), "float32"))
+    layer = kcl.MultiHeadedSpatialAttention(4, 3, data_format="channels_last")
+    with pytest.raises(ValueError, match=r"MultiHeadedSpatialAttention.*rank 4"):
+        layer(np.zeros((1, 5, 3), "float32"))
+
+
+def test_weights_and_config():
+    layer = kcl.MultiHeadedSpatialAttention(
+        8, (3, 5), heads=2, position="learned", data_format="channels_last"
+    )
+    layer(np.zeros((1, 4, 4, 6), "float32"))
+    shapes = {w.path.split("/")[-1]: tuple(w.shape) for w in layer.weights}
+    assert shapes == {
+        "query_kernel": (1, 1, 3, 8),
+        "key_kernel": (1, 1, 3, 8),
+        "value_kernel": (1, 1, 3, 8),
+        "query_bias": (8,),
+        "value_bias": (8,),
+        "rel_rows": (2, 3, 2),
+        "rel_cols": (2, 5, 2),
+    }
+    clone = kcl.MultiHeadedSpatialAttention.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
