@@ -1,5 +1,208 @@
-"""Benchmarks of the pooling layers (see run.py)."""
+"""Pooling benchmarks: argmax pooling and unpooling against MaxPooling2D.
 
-from bench_utils import Benchmark
+Input: batch 8, 128x128, 32 channels, float32, channels_last.  Each entry
+times a forward pass (``predict_on_batch``) and a training step
+(``train_on_batch``: forward, backward, SGD update) of a one-layer model
+against ``keras.layers.MaxPooling2D(2)`` on the same input tensor, timed in the
+same loop.  The unpooling entries unpool precomputed `(pooled, indices)` (of a 2x2
+pooling of that input: the dense path), against MaxPooling2D on the full
+input.  The layers have no weights, so the fwd+bwd entries put a per-channel
+`kcl.Scale` in front of both models, to make the step back-propagate
+through the pooling.
 
-BENCHMARKS: list[Benchmark] = []
+On TensorFlow there are informational rows for the seed's route
+(``tf.nn.max_pool_with_argmax`` + ``tf.scatter_nd``), compiled the same way.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from bench_utils import Benchmark, Measurement, layer_pair_benchmarks, time_interleaved
+
+import keras_cv_layers as kcl
+
+INPUT_SHAPE = (8, 128, 128, 32)
+_CL = "channels_last"
+_REFERENCE = "keras.layers.MaxPooling2D(2)"
+
+
+def _reference() -> keras.layers.Layer:
+    return keras.layers.MaxPooling2D(2, data_format=_CL)
+
+
+@keras.saving.register_keras_serializable(package="kcl_benchmarks")
+class _PooledValues(keras.layers.Layer):
+    """MaxPoolingWithArgmax2D's values only (so that MSE applies)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.pool = kcl.MaxPoolingWithArgmax2D(2, data_format=_CL)
+
+    def call(self, x):
+        return self.pool(x)[0]
+
+
+def _scale() -> keras.layers.Layer:
+    return kcl.Scale(use_shift=False, data_format=_CL)
+
+
+def _pooled_inputs(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(INPUT_SHAPE).astype("float32")
+    pooled, indices = kcl.ops.max_pool_with_argmax2d(x, 2, data_format=_CL)
+    return x, keras.ops.convert_to_numpy(pooled), keras.ops.convert_to_numpy(indices)
+
+
+def _unpool_benchmarks() -> list[Benchmark]:
+    cache: dict[str, object] = {}
+
+    def setup():
+        if not cache:
+            x, pooled, indices = _pooled_inputs()
+            v_in = keras.Input(pooled.shape[1:], batch_size=pooled.shape[0])
+            i_in = keras.Input(indices.shape[1:], batch_size=indices.shape[0], dtype="int32")
+            model = keras.Model([v_in, i_in], kcl.MaxUnpooling2D(2, data_format=_CL)([v_in, i_in]))
+            model.compile(optimizer="sgd", loss="mse")
+            scaled = _scale()(v_in)
+            train_model = keras.Model(
+                [v_in, i_in], kcl.MaxUnpooling2D(2, data_format=_CL)([scaled, i_in])
+            )
+            train_model.compile(optimizer="sgd", loss="mse")
+            r_in = keras.Input(INPUT_SHAPE[1:], batch_size=INPUT_SHAPE[0])
+            ref = keras.Model(r_in, _reference()(r_in))
+            ref.compile(optimizer="sgd", loss="mse")
+            ref_train = keras.Model(r_in, _reference()(_scale()(r_in)))
+            ref_train.compile(optimizer="sgd", loss="mse")
+            cache.update(
+                model=model,
+                ref=ref,
+                train_model=train_model,
+                ref_train=ref_train,
+                inputs=[keras.ops.convert_to_tensor(pooled), keras.ops.convert_to_tensor(indices)],
+                x=keras.ops.convert_to_tensor(x),
+                y=keras.ops.convert_to_tensor(np.zeros(INPUT_SHAPE, "float32")),
+                y_ref=keras.ops.convert_to_tensor(np.zeros(pooled.shape, "float32")),
+            )
+        return cache
+
+    def run_predict(repeats: int) -> Measurement:
+        c = setup()
+        return time_interleaved(
+            lambda: c["model"].predict_on_batch(c["inputs"]),
+            lambda: c["ref"].predict_on_batch(c["x"]),
+            repeats,
+        )
+
+    def run_train(repeats: int) -> Measurement:
+        # Both models get a per-channel Scale in front, so that the training
+        # step back-propagates through the (weightless) pooling layers.
+        c = setup()
+        return time_interleaved(
+            lambda: c["train_model"].train_on_batch(c["inputs"], c["y"]),
+            lambda: c["ref_train"].train_on_batch(c["x"], c["y_ref"]),
+            repeats,
+        )
+
+    return [
+        Benchmark("MaxUnpooling2D fwd", run_predict, 1.5, _REFERENCE),
+        Benchmark("Scale+MaxUnpooling2D fwd+bwd", run_train, None, "Scale+" + _REFERENCE),
+    ]
+
+
+def _seed_route_benchmarks() -> list[Benchmark]:
+    """TF only: the seed's `tf.nn.max_pool_with_argmax` + `tf.scatter_nd`."""
+    if keras.backend.backend() != "tensorflow":
+        return []
+    import tensorflow as tf
+
+    cache: dict[str, object] = {}
+
+    def setup():
+        if not cache:
+            x, pooled, indices = _pooled_inputs()
+            b, h, w, c = INPUT_SHAPE
+
+            @tf.function
+            def seed_pool(x):
+                return tf.nn.max_pool_with_argmax(x, 2, 2, "SAME", include_batch_in_index=False)
+
+            @tf.function
+            def seed_unpool(v, i):
+                i = tf.cast(i, tf.int64) + tf.range(b, dtype=tf.int64)[:, None, None, None] * (
+                    h * w * c
+                )
+                out = tf.scatter_nd(tf.reshape(i, (-1, 1)), tf.reshape(v, (-1,)), (b * h * w * c,))
+                return tf.reshape(out, INPUT_SHAPE)
+
+            ours_pool = kcl.MaxPoolingWithArgmax2D(2, data_format=_CL)
+            ours_unpool = kcl.MaxUnpooling2D(2, data_format=_CL)
+            ref = _reference()
+            cache.update(
+                x=tf.constant(x),
+                v=tf.constant(pooled),
+                i=tf.constant(indices),
+                seed_pool=seed_pool,
+                seed_unpool=seed_unpool,
+                ours_pool=tf.function(lambda x: ours_pool(x)),
+                ours_unpool=tf.function(lambda v, i: ours_unpool([v, i])),
+                ref=tf.function(lambda x: ref(x)),
+            )
+        return cache
+
+    def run(kind: str):
+        def go(repeats: int) -> Measurement:
+            c = setup()
+            if kind == "seed_pool":
+                step = lambda: c["seed_pool"](c["x"])[0].numpy()  # noqa: E731
+            elif kind == "seed_unpool":
+                step = lambda: c["seed_unpool"](c["v"], c["i"]).numpy()  # noqa: E731
+            elif kind == "ours_vs_seed_pool":
+                return time_interleaved(
+                    lambda: c["ours_pool"](c["x"])[0].numpy(),
+                    lambda: c["seed_pool"](c["x"])[0].numpy(),
+                    repeats,
+                )
+            else:
+                return time_interleaved(
+                    lambda: c["ours_unpool"](c["v"], c["i"]).numpy(),
+                    lambda: c["seed_unpool"](c["v"], c["i"]).numpy(),
+                    repeats,
+                )
+            return time_interleaved(step, lambda: c["ref"](c["x"]).numpy(), repeats)
+
+        return go
+
+    return [
+        Benchmark("seed tf.nn.max_pool_with_argmax fwd", run("seed_pool"), None, _REFERENCE),
+        Benchmark("seed tf.scatter_nd unpool fwd", run("seed_unpool"), None, _REFERENCE),
+        Benchmark(
+            "MaxPoolingWithArgmax2D vs seed fwd", run("ours_vs_seed_pool"), None, "seed route"
+        ),
+        Benchmark("MaxUnpooling2D vs seed fwd", run("ours_vs_seed_unpool"), None, "seed route"),
+    ]
+
+
+BENCHMARKS: list[Benchmark] = [
+    # Forward of the layer alone.
+    layer_pair_benchmarks(
+        "MaxPoolingWithArgmax2D",
+        lambda: _PooledValues(),
+        _reference,
+        INPUT_SHAPE,
+        train_target=None,
+        predict_target=2.0,
+        reference=_REFERENCE,
+    )[1],
+    # Training step through the pooling: a per-channel Scale in front of both.
+    layer_pair_benchmarks(
+        "Scale+MaxPoolingWithArgmax2D",
+        lambda: keras.Sequential([_scale(), _PooledValues()]),
+        lambda: keras.Sequential([_scale(), _reference()]),
+        INPUT_SHAPE,
+        train_target=None,
+        reference="Scale+" + _REFERENCE,
+    )[0],
+    *_unpool_benchmarks(),
+    *_seed_route_benchmarks(),
+]

@@ -31,3 +31,457 @@ def weight_standardize(kernel, eps: float):
     centered = kernel - mean
     var = ops.mean(ops.square(centered), axis=axes, keepdims=True)
     return centered * ops.rsqrt(var + eps)
+
+
+# ---- deformable kernels ----
+def _deform_same_pads(length, kernel: int, stride: int, dilation: int, padding: str):
+    """Leading zero padding of one axis ("valid": 0; "same": Keras/TF amount)."""
+    if padding == "valid":
+        return 0
+    from keras_cv_layers.utils.argument_validation import same_padding_amounts
+
+    return same_padding_amounts(length, kernel, stride, dilation)[0]
+
+
+def deform_sampling_plan(inputs, offsets, mask, kernel_size, strides, padding, dilation_rate):
+    """Flat gather indices and bilinear weights of the deformed sampling grid.
+
+    Shared by the generic kernel and the backend fast paths (it is small:
+    `(B, H', W', kh*kw, offset_groups)` per corner, no channel axis).
+
+    Args:
+        inputs: (B, H, W, C); offsets (B, H', W', og*kh*kw*2) ordered
+        [offset group][kernel row][kernel col][dy, dx]; mask (B, H', W',
+        og*kh*kw) or None.
+
+    Returns:
+        `(flat_inputs, corners)`: `flat_inputs` (B*og*H*W, C/og) rows to
+        gather from; `corners` four `(index, weight)` pairs, int32 index and
+        float32 weight of shape (B*H'*W'*kh*kw*og,): the weight is zero (and
+        the index clamped) where the corner lies outside the input.  Row
+        `((b*H' + i)*W' + j)*kh*kw*og + t*og + g` samples tap `t` of offset
+        group `g` at output position (i, j).
+    """
+    kh, kw = kernel_size
+    sh, sw = strides
+    dh, dw = dilation_rate
+    taps = kh * kw
+    in_shape = ops.shape(inputs)
+    batch, height, width, channels = in_shape
+    og = int(offsets.shape[-1]) // (2 * taps)
+    cg = int(channels) // og
+    out_shape = ops.shape(offsets)
+    out_h, out_w = out_shape[1], out_shape[2]
+    pad_top = _deform_same_pads(height, kh, sh, dh, padding)
+    pad_left = _deform_same_pads(width, kw, sw, dw, padding)
+
+    off = ops.reshape(ops.cast(offsets, "float32"), (-1, out_h, out_w, og, taps, 2))
+    off = ops.transpose(off, (0, 1, 2, 4, 3, 5))  # (B, H', W', taps, og, 2)
+    tap_y = [float(i * dh) for i in range(kh) for _ in range(kw)]
+    tap_x = [float(j * dw) for _ in range(kh) for j in range(kw)]
+    tap_y = ops.reshape(ops.convert_to_tensor(tap_y, "float32"), (1, 1, 1, taps, 1))
+    tap_x = ops.reshape(ops.convert_to_tensor(tap_x, "float32"), (1, 1, 1, taps, 1))
+    rows = ops.cast(ops.arange(out_h) * sh - pad_top, "float32")
+    cols = ops.cast(ops.arange(out_w) * sw - pad_left, "float32")
+    py = ops.reshape(rows, (1, -1, 1, 1, 1)) + tap_y + off[..., 0]
+    px = ops.reshape(cols, (1, 1, -1, 1, 1)) + tap_x + off[..., 1]
+    y0f = ops.floor(py)
+    x0f = ops.floor(px)
+    ly = py - y0f
+    lx = px - x0f
+    y0 = ops.cast(y0f, "int32")
+    x0 = ops.cast(x0f, "int32")
+    height_i = ops.cast(height, "int32")
+    width_i = ops.cast(width, "int32")
+
+    if og > 1:
+        flat = ops.transpose(ops.reshape(inputs, (-1, height, width, og, cg)), (0, 3, 1, 2, 4))
+        flat = ops.reshape(flat, (-1, cg))
+        base = ops.arange(batch, dtype="int32")[:, None] * og + ops.arange(og, dtype="int32")
+        base = ops.reshape(base * (height_i * width_i), (-1, 1, 1, 1, og))
+    else:
+        flat = ops.reshape(inputs, (-1, channels))
+        base = ops.reshape(
+            ops.arange(batch, dtype="int32") * (height_i * width_i), (-1, 1, 1, 1, 1)
+        )
+
+    if mask is not None:
+        m = ops.reshape(ops.cast(mask, "float32"), (-1, out_h, out_w, og, taps))
+        m = ops.transpose(m, (0, 1, 2, 4, 3))
+
+    def axis_terms(start, frac, size):
+        terms = []
+        for delta, w in ((0, 1.0 - frac), (1, frac)):
+            pos = start + delta
+            valid = ops.logical_and(pos >= 0, pos < size)
+            terms.append((ops.clip(pos, 0, size - 1), ops.where(valid, w, 0.0)))
+        return terms
+
+    corners = []
+    for yi, wy in axis_terms(y0, ly, height_i):
+        for xi, wx in axis_terms(x0, lx, width_i):
+            index = base + yi * width_i + xi
+            weight = wy * wx
+            if mask is not None:
+                weight = weight * m
+            corners.append((ops.reshape(index, (-1,)), ops.reshape(weight, (-1,))))
+    return flat, corners
+
+
+def deform_grouped_matmul(columns, kernel, groups: int):
+    """`columns` (N, kh*kw*C) times `kernel` (kh, kw, C/groups, F), per group."""
+    kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
+    taps = kh * kw
+    if groups == 1:
+        return ops.matmul(columns, ops.reshape(kernel, (taps * cin_g, filters)))
+    fg = filters // groups
+    cols = ops.reshape(columns, (-1, taps, groups, cin_g))
+    cols = ops.reshape(ops.transpose(cols, (2, 0, 1, 3)), (groups, -1, taps * cin_g))
+    k = ops.reshape(kernel, (taps, cin_g, groups, fg))
+    k = ops.reshape(ops.transpose(k, (2, 0, 1, 3)), (groups, taps * cin_g, fg))
+    out = ops.matmul(cols, k)  # (groups, N, fg)
+    return ops.reshape(ops.transpose(out, (1, 0, 2)), (-1, filters))
+
+
+@register_kernel
+def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
+    """Deformable convolution (torchvision semantics), channels_last, no bias.
+
+    Args:
+        inputs: (B, H, W, C).
+        offsets: (B, H', W', og*kh*kw*2), [offset group][kernel row][kernel
+            col][dy, dx]; H', W' the Keras conv output size.
+        kernel: (kh, kw, C/groups, F), same dtype as `inputs`.
+        mask: (B, H', W', og*kh*kw) or None.
+        strides, dilation_rate: pairs of ints; padding: "valid" or "same".
+        groups: int.
+
+    Returns:
+        (B, H', W', F) in the dtype of `inputs`.
+
+    The deformed im2col tensor (B*H'*W', kh*kw*C) is built by bilinear
+    gathers, one corner at a time (each out-of-range corner contributes
+    zero), then multiplied by the kernel once.
+    """
+    kh, kw, _, filters = (int(d) for d in kernel.shape)
+    channels = int(inputs.shape[-1])
+    flat, corners = deform_sampling_plan(
+        inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate
+    )
+    columns = None
+    for index, weight in corners:
+        term = ops.take(flat, index, axis=0) * ops.cast(weight, inputs.dtype)[:, None]
+        columns = term if columns is None else columns + term
+    columns = ops.reshape(columns, (-1, kh * kw * channels))
+    out = deform_grouped_matmul(columns, kernel, groups)
+    out_shape = ops.shape(offsets)
+    return ops.reshape(out, (-1, out_shape[1], out_shape[2], filters))
+
+
+# ---- equivariant (group convolution) kernels ----
+@register_kernel
+def group_kernel_expansion(kernel, indices):
+    """Expands a group-convolution kernel with one gather.
+
+    `kernel`: `(k, k, C_in, F)`; `indices`: int32 `(k, k, C_in, G)` rows of
+    `reshape(kernel, (k * k * C_in, F))` (see
+    `keras_cv_layers.utils.equivariance.expansion_indices`).  Returns the
+    `(k, k, C_in, G * F)` kernel of the equivalent plain convolution, output
+    axis group-major.
+    """
+    filters = kernel.shape[-1]
+    rows = ops.reshape(kernel, (-1, filters))
+    expanded = ops.take(rows, indices, axis=0)  # (k, k, C_in, G, F)
+    shape = tuple(indices.shape)
+    return ops.reshape(expanded, shape[:3] + (shape[3] * filters,))
+
+
+# ---- pooling kernels ----
+def _pool_spatial(x, data_format: str):
+    """`(height, width, channels)` of a 4-D tensor (ints, or scalar tensors
+    for sizes unknown when tracing)."""
+    shape = ops.shape(x)
+    if data_format == "channels_last":
+        return shape[1], shape[2], shape[3]
+    return shape[2], shape[3], shape[1]
+
+
+def _same_pads(length, kernel: int, stride: int):
+    from keras_cv_layers.utils.argument_validation import same_padding_amounts
+
+    return same_padding_amounts(length, kernel, stride)
+
+
+def _strided_window(x, start: int, count, stride: int, axis: int):
+    """`x[start : start + (count - 1) * stride + 1 : stride]` along `axis`."""
+    index = [slice(None)] * 4
+    index[axis] = slice(start, start + (count - 1) * stride + 1, stride)
+    return x[tuple(index)]
+
+
+def _flat_index_grid(height, width, channels, data_format: str, rows, cols):
+    """Per-example flat indices (int32) of the positions `rows` x `cols`
+    (int32 vectors) in a `(height, width, channels)` tensor of `data_format`,
+    broadcast to the 4-D layout."""
+    rows = ops.cast(rows, "int32")
+    cols = ops.cast(cols, "int32")
+    width = ops.cast(width, "int32")
+    channel = ops.arange(channels, dtype="int32")
+    if data_format == "channels_last":
+        channels = ops.cast(channels, "int32")
+        hw = rows[:, None] * width + cols[None, :]
+        return hw[None, :, :, None] * channels + channel[None, None, None, :]
+    height = ops.cast(height, "int32")
+    hw = rows[:, None] * width + cols[None, :]
+    return channel[None, :, None, None] * (height * width) + hw[None, None, :, :]
+
+
+@register_kernel
+def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format: str):
+    """2D max pooling that also returns the argmax (`kcl.ops.max_pool_with_argmax2d`).
+
+    `pool_size`, `strides`: tuples of 2 ints; `padding`: `"valid"` or `"same"`
+    (Keras arithmetic; the padding is -inf, so never selected).  Returns
+    `(pooled, indices)`: `indices` int32, the position of each maximum in its
+    own example flattened in `data_format` (channels_last
+    `(h * W + w) * C + c`, channels_first `(c * H + h) * W + w`).  Ties go to
+    the lowest index (the window is scanned row-major with a strict `>`), and
+    so does the gradient.
+    """
+    kh, kw = pool_size
+    sh, sw = strides
+    height, width, channels = _pool_spatial(inputs, data_format)
+    h_axis, w_axis = (1, 2) if data_format == "channels_last" else (2, 3)
+    if padding == "same":
+        top, bottom = _same_pads(height, kh, sh)
+        left, right = _same_pads(width, kw, sw)
+        pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
+        pads[h_axis] = [top, bottom]
+        pads[w_axis] = [left, right]
+        x = ops.pad(inputs, pads, constant_values=float("-inf"))
+        out_h = (height + sh - 1) // sh
+        out_w = (width + sw - 1) // sw
+    else:
+        top = left = 0
+        x = inputs
+        out_h = (height - kh) // sh + 1
+        out_w = (width - kw) // sw + 1
+    best = None
+    offset = None
+    for i in range(kh):
+        rows = _strided_window(x, i, out_h, sh, h_axis)
+        for j in range(kw):
+            window = _strided_window(rows, j, out_w, sw, w_axis)
+            if best is None:
+                best = window
+                offset = ops.zeros(ops.shape(window), dtype="int32")
+                continue
+            better = ops.greater(window, best)
+            best = ops.where(better, window, best)
+            offset = ops.where(better, i * kw + j, offset)
+    row_in_window = offset // kw
+    col_in_window = offset - row_in_window * kw
+    out_rows = ops.arange(out_h, dtype="int32") * sh - top
+    out_cols = ops.arange(out_w, dtype="int32") * sw - left
+    base = _flat_index_grid(height, width, channels, data_format, out_rows, out_cols)
+    if data_format == "channels_last":
+        step = ops.cast(width, "int32") * ops.cast(channels, "int32")
+        indices = base + row_in_window * step + col_in_window * ops.cast(channels, "int32")
+    else:
+        indices = base + row_in_window * ops.cast(width, "int32") + col_in_window
+    return best, ops.cast(indices, "int32")
+
+
+def _fit_spatial(y, out_h, out_w, data_format: str):
+    """Crops or zero-pads the spatial axes of `y` to `(out_h, out_w)`."""
+    h_axis, w_axis = (1, 2) if data_format == "channels_last" else (2, 3)
+    shape = ops.shape(y)
+    index = [slice(None)] * 4
+    index[h_axis] = slice(0, out_h)
+    index[w_axis] = slice(0, out_w)
+    y = y[tuple(index)]
+    pad_h = out_h - shape[h_axis]
+    pad_w = out_w - shape[w_axis]
+    if isinstance(pad_h, int) and isinstance(pad_w, int):
+        if pad_h <= 0 and pad_w <= 0:
+            return y
+        pad_h, pad_w = max(pad_h, 0), max(pad_w, 0)
+    else:
+        pad_h, pad_w = ops.maximum(pad_h, 0), ops.maximum(pad_w, 0)
+    pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
+    pads[h_axis] = [0, pad_h]
+    pads[w_axis] = [0, pad_w]
+    return ops.pad(y, pads)
+
+
+def _unpool_dense(inputs, indices, output_size, block_size, data_format: str):
+    """Non-overlapping unpooling without a scatter: every pooled value is
+    broadcast over its `block_size` block and kept where its index names that
+    position (exact when every in-range index lies in its own block, see
+    `_indices_in_blocks`; out-of-range indices match no position)."""
+    sh, sw = block_size
+    out_h, out_w = output_size
+    height, width, channels = _pool_spatial(inputs, data_format)
+    batch = ops.shape(inputs)[0]
+    rows = ops.reshape(ops.arange(height * sh, dtype="int32"), (height, sh))
+    cols = ops.reshape(ops.arange(width * sw, dtype="int32"), (width, sw))
+    out_w = ops.cast(out_w, "int32")
+    channel = ops.arange(channels, dtype="int32")
+    hw = rows[:, :, None, None] * out_w + cols[None, None, :, :]  # (h, sh, w, sw)
+    if data_format == "channels_last":
+        shape = (batch, height, sh, width, sw, channels)
+        grid = hw[:, :, :, :, None] * ops.cast(channels, "int32") + channel
+        up = ops.broadcast_to(inputs[:, :, None, :, None, :], shape)
+        up_idx = ops.broadcast_to(indices[:, :, None, :, None, :], shape)
+        flat = (batch, height * sh, width * sw, channels)
+    else:
+        shape = (batch, channels, height, sh, width, sw)
+        grid = channel[:, None, None, None, None] * (ops.cast(out_h, "int32") * out_w) + hw
+        up = ops.broadcast_to(inputs[:, :, :, None, :, None], shape)
+        up_idx = ops.broadcast_to(indices[:, :, :, None, :, None], shape)
+        flat = (batch, channels, height * sh, width * sw)
+    y = ops.where(ops.equal(up_idx, grid), up, ops.zeros((), dtype=up.dtype))
+    return _fit_spatial(ops.reshape(y, flat), out_h, output_size[1], data_format)
+
+
+def _indices_in_blocks(indices, output_size, block_size, data_format: str):
+    """Scalar bool: every in-range index lies in the `block_size` block of
+    its own pooled position and channel (then `_unpool_dense` is exact)."""
+    sh, sw = block_size
+    out_h, out_w = (ops.cast(v, "int32") for v in output_size)
+    height, width, channels = _pool_spatial(indices, data_format)
+    channels_i = ops.cast(channels, "int32")
+    if data_format == "channels_last":
+        row = indices // (out_w * channels_i)
+        rest = indices - row * (out_w * channels_i)
+        col = rest // channels_i
+        chan = rest - col * channels_i
+        pooled_row = ops.arange(height, dtype="int32")[None, :, None, None]
+        pooled_col = ops.arange(width, dtype="int32")[None, None, :, None]
+        own_channel = ops.arange(channels, dtype="int32")[None, None, None, :]
+    else:
+        chan = indices // (out_h * out_w)
+        rest = indices - chan * (out_h * out_w)
+        row = rest // out_w
+        col = rest - row * out_w
+        pooled_row = ops.arange(height, dtype="int32")[None, None, :, None]
+        pooled_col = ops.arange(width, dtype="int32")[None, None, None, :]
+        own_channel = ops.arange(channels, dtype="int32")[None, :, None, None]
+    in_block = ops.logical_and(
+        ops.logical_and(ops.equal(row // sh, pooled_row), ops.equal(col // sw, pooled_col)),
+        ops.equal(chan, own_channel),
+    )
+    out_of_range = ops.logical_or(
+        ops.less(indices, 0), ops.greater_equal(indices, out_h * out_w * channels_i)
+    )
+    return ops.all(ops.logical_or(in_block, out_of_range))
+
+
+def _unpool_scatter(inputs, indices, output_size, data_format: str):
+    """Unpooling by segment reductions (any indices): each output position
+    holds the maximum of the values whose index names it (one value, not a
+    sum, when windows overlap), zero elsewhere; out-of-range indices are
+    dropped before the scatter.  The gradient w.r.t. `inputs` is the gather
+    of the output gradient at `indices` (a linear scatter-add whose forward
+    contribution is cancelled exactly: `lin - stop_gradient(lin)` is 0)."""
+    out_h, out_w = output_size
+    height, width, channels = _pool_spatial(inputs, data_format)
+    batch = ops.shape(inputs)[0]
+    size = out_h * out_w * channels
+    flat_idx = ops.reshape(ops.cast(indices, "int32"), (batch, -1))
+    flat_x = ops.reshape(inputs, (batch, -1))
+    valid = ops.logical_and(ops.greater_equal(flat_idx, 0), ops.less(flat_idx, size))
+    offsets = ops.arange(batch, dtype="int32")[:, None] * ops.cast(size, "int32")
+    total = batch * size
+    segments = ops.reshape(ops.where(valid, flat_idx + offsets, ops.cast(total, "int32")), (-1,))
+    flat_x = ops.reshape(flat_x, (-1,))
+    num = total + 1
+    values = ops.segment_max(
+        ops.cast(ops.stop_gradient(flat_x), "float32"), segments, num_segments=num
+    )[:total]
+    counts = ops.segment_sum(ops.ones_like(segments, dtype="float32"), segments, num_segments=num)[
+        :total
+    ]
+    values = ops.where(ops.greater(counts, 0.0), values, 0.0)
+    linear = ops.segment_sum(ops.cast(flat_x, "float32"), segments, num_segments=num)[:total]
+    out = ops.cast(values, inputs.dtype) + ops.cast(
+        linear - ops.stop_gradient(linear), inputs.dtype
+    )
+    if data_format == "channels_last":
+        return ops.reshape(out, (batch, out_h, out_w, channels))
+    return ops.reshape(out, (batch, channels, out_h, out_w))
+
+
+@register_kernel
+def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
+    """Max unpooling (`kcl.ops.max_unpool2d`): scatters `inputs` to the
+    positions `indices` (per-example flat indices, as returned by
+    `max_pool_with_argmax2d`) of a zero tensor of spatial size `output_size`.
+
+    `block_size`: `(sh, sw)` or None.  When given and every in-range index
+    lies in the `block_size` block of its pooled position (pooling with
+    `pool_size <= strides == block_size`, the SegNet case), the result is
+    computed densely without a scatter; otherwise (overlapping windows,
+    arbitrary indices) by segment reductions.  Both give the same numbers;
+    the choice is made at run time (`ops.cond`).
+    """
+    indices = ops.cast(indices, "int32")
+    if block_size is None:
+        return _unpool_scatter(inputs, indices, output_size, data_format)
+    return ops.cond(
+        _indices_in_blocks(indices, output_size, block_size, data_format),
+        lambda: _unpool_dense(inputs, indices, output_size, block_size, data_format),
+        lambda: _unpool_scatter(inputs, indices, output_size, data_format),
+    )
+
+
+# ---- blocks kernels ----
+@register_kernel
+def local_windows2d(x, kernel_size: tuple, dilation_rate: tuple, padding: tuple):
+    """Every pixel's k×k window: `(..., H, W)` → `(..., kh*kw, H, W)`.
+
+    `out[..., i * kw + j, y, x] = x_padded[..., y + i * dy, x + j * dx]`, where
+    `x_padded` is `x` zero-padded by `padding = ((top, bottom), (left, right))`
+    (with the "same" amounts of a stride-1 conv the output keeps H, W).
+    Padding and strided slices: no identity-kernel convolution.
+    """
+    (kh, kw), (dy, dx) = kernel_size, dilation_rate
+    (top, bottom), (left, right) = padding
+    rank = len(x.shape)
+    shape = ops.shape(x)
+    height = shape[-2] + top + bottom - (kh - 1) * dy
+    width = shape[-1] + left + right - (kw - 1) * dx
+    padded = ops.pad(x, [[0, 0]] * (rank - 2) + [[top, bottom], [left, right]])
+    slices = [
+        padded[..., i * dy : i * dy + height, j * dx : j * dx + width]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    return ops.stack(slices, axis=rank - 2)
+
+
+@register_kernel
+def halo_blocks2d(x, block: int, halo: tuple, start: tuple):
+    """Overlapping `halo` windows at stride `block`: `(B, g, H, W, d)` →
+    `(B, g, n_y, n_x, halo_h * halo_w, d)`, `n_y = ceil(H / block)`.
+
+    `out[b, g, ty, tx, u * halo_w + w] = x[b, g, ty * block + u - top, tx * block + w - left]`
+    with `(top, left) = start`, and zeros outside `x` (blocked local attention:
+    the keys around each `block`×`block` block of queries).
+    """
+    (halo_h, halo_w), (top, left) = halo, start
+    shape = ops.shape(x)
+    groups, depth = shape[1], shape[4]
+    n_y, n_x = (shape[2] + block - 1) // block, (shape[3] + block - 1) // block
+    m_h, m_w = -(-(halo_h - block) // block), -(-(halo_w - block) // block)
+    extra_h = max(0, block - 1 + m_h * block - top)
+    extra_w = max(0, block - 1 + m_w * block - left)
+    t = ops.pad(x, [[0, 0], [0, 0], [top, extra_h], [left, extra_w], [0, 0]])
+    t = t[:, :, : (n_y + m_h) * block, : (n_x + m_w) * block]
+    t = ops.reshape(t, (-1, groups, n_y + m_h, block, (n_x + m_w) * block, depth))
+    t = ops.concatenate([t[:, :, s : s + n_y] for s in range(m_h + 1)], axis=3)
+    t = t[:, :, :, :halo_h]
+    t = ops.reshape(t, (-1, groups, n_y, halo_h, n_x + m_w, block, depth))
+    t = ops.concatenate([t[:, :, :, :, s : s + n_x] for s in range(m_w + 1)], axis=5)
+    t = ops.transpose(t[:, :, :, :, :, :halo_w], (0, 1, 2, 4, 3, 5, 6))
+    return ops.reshape(t, (-1, groups, n_y, n_x, halo_h * halo_w, depth))

@@ -4,3 +4,73 @@ No kernel of the foundation needs one: XLA fuses the generic versions.
 Later kernels (deformable sampling, argmax pooling, group-kernel expansion)
 add theirs here.
 """
+
+# ---- deformable kernels ----
+import functools  # noqa: E402
+
+import jax  # noqa: E402
+
+from keras_cv_layers.backend_kernels import generic as _generic  # noqa: E402
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5, 6, 7))
+def _deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
+    kh, kw, _, filters = kernel.shape
+    channels = inputs.shape[-1]
+    batch, out_h, out_w = offsets.shape[:3]
+    flat, corners = _generic.deform_sampling_plan(
+        inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate
+    )
+    columns = None
+    for index, weight in corners:
+        rows = flat.at[index].get(mode="promise_in_bounds")
+        term = rows * weight[:, None].astype(inputs.dtype)
+        columns = term if columns is None else columns + term
+    columns = columns.reshape(-1, kh * kw * channels)
+    out = _generic.deform_grouped_matmul(columns, kernel, groups)
+    return out.reshape(batch, out_h, out_w, filters)
+
+
+def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
+    """The generic kernel compiled as one program (also in eager mode: one
+    compilation per shape instead of one per op), with in-bounds gathers
+    (the plan clamps its indices)."""
+    return _deform_conv2d(
+        inputs, offsets, kernel, mask, tuple(strides), padding, tuple(dilation_rate), int(groups)
+    )
+
+
+# ---- pooling kernels ----
+# The generic `keras.ops` formulations are what XLA compiles best here (a
+# strided-slice max/argmax over the window offsets fuses into one pass and
+# its gradient is a select, much cheaper than reduce_window's
+# select-and-scatter; measured in benchmarks/pooling.py).  These fast paths
+# only jit-compile them as one unit: eager calls then run one cached
+# executable instead of dozens of op-by-op dispatches, and the unpooling's
+# dense-or-scatter `cond` runs only the taken branch.  Inside an outer jit
+# they inline.
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
+def _max_pool_with_argmax2d_jit(inputs, pool_size, strides, padding, data_format):
+    return _generic.max_pool_with_argmax2d(inputs, pool_size, strides, padding, data_format)
+
+
+def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format: str):
+    """The generic kernel, jit-compiled (static window arguments)."""
+    return _max_pool_with_argmax2d_jit(
+        inputs, tuple(pool_size), tuple(strides), padding, data_format
+    )
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _max_unpool2d_jit(inputs, indices, output_size, block_size, data_format):
+    return _generic.max_unpool2d(inputs, indices, output_size, block_size, data_format)
+
+
+def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
+    """The generic kernel, jit-compiled (static output size and block)."""
+    try:
+        output_size = tuple(int(v) for v in output_size)
+    except TypeError:  # a traced size: leave it to the generic kernel
+        return NotImplemented
+    block_size = None if block_size is None else tuple(block_size)
+    return _max_unpool2d_jit(inputs, indices, output_size, block_size, data_format)

@@ -12,3 +12,167 @@ def weight_standardize(kernel, eps: float):
     axes = tuple(range(kernel.dim() - 1))
     var, mean = torch.var_mean(kernel, dim=axes, keepdim=True, correction=0)
     return (kernel - mean) * torch.rsqrt(var + eps)
+
+
+# ---- pooling kernels ----
+def _pool_same_pads(length: int, kernel: int, stride: int) -> tuple[int, int]:
+    out = -(-length // stride)
+    total = max((out - 1) * stride + kernel - length, 0)
+    return total // 2, total - total // 2
+
+
+_POOL_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format: str):
+    """`torch.nn.functional.max_pool2d(return_indices=True)` on an NCHW view
+    (channels_last inputs are permuted without a copy: torch pools the
+    channels_last memory format natively); "same" pads with -inf
+    explicitly.  torch's per-channel `h * W + w` indices (of the padded
+    input) are converted to the package's per-example flat indices."""
+    if not isinstance(inputs, torch.Tensor) or inputs.dtype not in _POOL_DTYPES:
+        return NotImplemented
+    channels_last = data_format == "channels_last"
+    x = inputs.permute(0, 3, 1, 2) if channels_last else inputs
+    _, channels, height, width = x.shape
+    top = left = 0
+    if padding == "same":
+        top, bottom = _pool_same_pads(height, pool_size[0], strides[0])
+        left, right = _pool_same_pads(width, pool_size[1], strides[1])
+        if top or bottom or left or right:
+            x = torch.nn.functional.pad(x, (left, right, top, bottom), value=float("-inf"))
+    padded_w = x.shape[3]
+    if x.shape[2] < pool_size[0] or padded_w < pool_size[1]:
+        return NotImplemented
+    pooled, ind = torch.nn.functional.max_pool2d(x, pool_size, strides, return_indices=True)
+    if top or left or padded_w != width:
+        rows = torch.div(ind, padded_w, rounding_mode="floor")
+        ind = (rows - top) * width + (ind - rows * padded_w - left)
+    ind = ind.to(torch.int32)
+    channel = torch.arange(channels, device=ind.device, dtype=torch.int32).view(1, -1, 1, 1)
+    if channels_last:
+        # One fused pass: channel + channels * ind.
+        indices = torch.add(channel, ind, alpha=channels).permute(0, 2, 3, 1)
+        return pooled.permute(0, 2, 3, 1), indices
+    return pooled, torch.add(ind, channel, alpha=height * width)
+
+
+class _ScatterMaxUnpool(torch.autograd.Function):
+    """Forward: scatter-max of the values into a zero tensor (one value per
+    position, not a sum); backward: the gather of the output gradient."""
+
+    @staticmethod
+    def forward(ctx, values, targets, size: int):
+        out = values.new_zeros((values.shape[0], size + 1))
+        out.scatter_reduce_(1, targets, values, reduce="amax", include_self=False)
+        ctx.save_for_backward(targets)
+        return out[:, :size]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (targets,) = ctx.saved_tensors
+        grad = torch.nn.functional.pad(grad, (0, 1))
+        return grad.gather(1, targets), None, None
+
+
+def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
+    """One native `scatter_reduce` (amax) over the per-example flat indices,
+    which are the package's index convention in either data format, with
+    out-of-range indices sent to a dropped extra column; the gradient is a
+    gather (a custom autograd function)."""
+    if not isinstance(inputs, torch.Tensor) or inputs.dtype not in _POOL_DTYPES:
+        return NotImplemented
+    out_h, out_w = (int(v) for v in output_size)
+    batch = inputs.shape[0]
+    channels = inputs.shape[3] if data_format == "channels_last" else inputs.shape[1]
+    size = out_h * out_w * channels
+    targets = indices.reshape(batch, -1).to(torch.int64)
+    targets = torch.where((targets >= 0) & (targets < size), targets, size)
+    out = _ScatterMaxUnpool.apply(inputs.reshape(batch, -1), targets, size)
+    if data_format == "channels_last":
+        return out.view(batch, out_h, out_w, channels)
+    return out.view(batch, channels, out_h, out_w)
+
+
+# ---- blocks kernels ----
+def local_windows2d(x, kernel_size: tuple, dilation_rate: tuple, padding: tuple):
+    """`F.unfold` (im2col, one kernel; its backward is `F.fold`) instead of
+    kh*kw strided slices and a stack."""
+    (top, bottom), (left, right) = padding
+    lead, (height, width) = tuple(x.shape[:-2]), tuple(x.shape[-2:])
+    flat = x.reshape((1, -1, height, width) if not lead else (lead[0], -1, height, width))
+    flat = torch.nn.functional.pad(flat, (left, right, top, bottom))
+    cols = torch.nn.functional.unfold(flat, kernel_size, dilation=dilation_rate)
+    out_h = height + top + bottom - (kernel_size[0] - 1) * dilation_rate[0]
+    out_w = width + left + right - (kernel_size[1] - 1) * dilation_rate[1]
+    return cols.reshape(lead + (kernel_size[0] * kernel_size[1], out_h, out_w))
+
+
+# ---- deformable kernels ----
+def _deform_pad_before(length: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
+    if padding == "valid":
+        return 0
+    from keras_cv_layers.utils.argument_validation import same_padding_amounts
+
+    return same_padding_amounts(int(length), kernel, stride, dilation)[0]
+
+
+def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
+    """Bilinear sampling with `torch.nn.functional.grid_sample` (zeros
+    padding: each out-of-range corner contributes zero, as in torchvision),
+    whose vectorized CPU kernels and native backward replace the generic
+    gathers and scatters.  The samples come out as (B, C, kh*kw, H'*W'),
+    already the layout of one batched matmul with the kernel, so the im2col
+    tensor is the only large intermediate.  float32 only (mixed precision
+    takes the generic kernel)."""
+    if inputs.dtype != torch.float32 or kernel.dtype != torch.float32:
+        return NotImplemented
+    batch, height, width, channels = inputs.shape
+    kh, kw, cin_g, filters = kernel.shape
+    _, out_h, out_w, n_off = offsets.shape
+    taps = kh * kw
+    og = n_off // (2 * taps)
+    cg = channels // og
+    pad_top = _deform_pad_before(height, kh, strides[0], dilation_rate[0], padding)
+    pad_left = _deform_pad_before(width, kw, strides[1], dilation_rate[1], padding)
+    device = inputs.device
+
+    x = inputs.permute(0, 3, 1, 2).reshape(batch * og, cg, height, width)
+    off = offsets.to(torch.float32).reshape(batch, out_h, out_w, og, taps, 2)
+    off = off.permute(0, 3, 4, 1, 2, 5)  # (B, og, taps, H', W', 2)
+    tap_y = torch.arange(kh, device=device, dtype=torch.float32) * dilation_rate[0]
+    tap_x = torch.arange(kw, device=device, dtype=torch.float32) * dilation_rate[1]
+    tap_y = tap_y[:, None].expand(kh, kw).reshape(taps, 1, 1)
+    tap_x = tap_x[None, :].expand(kh, kw).reshape(taps, 1, 1)
+    rows = torch.arange(out_h, device=device, dtype=torch.float32) * strides[0] - pad_top
+    cols = torch.arange(out_w, device=device, dtype=torch.float32) * strides[1] - pad_left
+    py = rows[:, None] + tap_y + off[..., 0]  # (B, og, taps, H', W')
+    px = cols[None, :] + tap_x + off[..., 1]
+    # grid_sample with align_corners=False reads pixel p at (2p + 1) / size - 1.
+    grid = torch.stack([(2.0 * px + 1.0) / width - 1.0, (2.0 * py + 1.0) / height - 1.0], -1)
+    grid = grid.reshape(batch * og, taps * out_h, out_w, 2)
+    samples = torch.nn.functional.grid_sample(
+        x, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )  # (B*og, cg, taps*H', W')
+    if mask is not None:
+        m = mask.reshape(batch, out_h, out_w, og, taps).permute(0, 3, 4, 1, 2)
+        samples = samples * m.reshape(batch * og, 1, taps * out_h, out_w).to(samples.dtype)
+    fg = filters // groups
+    samples = samples.reshape(batch, groups, cin_g * taps, out_h * out_w)
+    k = kernel.reshape(taps, cin_g, groups, fg).permute(2, 3, 1, 0)
+    out = torch.matmul(k.reshape(groups, fg, cin_g * taps), samples)  # (B, groups, fg, H'W')
+    return out.reshape(batch, filters, out_h, out_w).permute(0, 2, 3, 1)
+
+
+def halo_blocks2d(x, block: int, halo: tuple, start: tuple):
+    """`Tensor.unfold` views (one copy; `unfold_backward` as gradient) instead
+    of slices and concatenations."""
+    (halo_h, halo_w), (top, left) = halo, start
+    batch, groups, height, width, depth = x.shape
+    n_y, n_x = -(-height // block), -(-width // block)
+    bottom = max(0, (n_y - 1) * block + halo_h - top - height)
+    right = max(0, (n_x - 1) * block + halo_w - left - width)
+    t = torch.nn.functional.pad(x, (0, 0, left, right, top, bottom))
+    t = t.unfold(2, halo_h, block).unfold(3, halo_w, block)  # (B, g, n_y, n_x, d, hh, hw)
+    t = t[:, :, :n_y, :n_x].permute(0, 1, 2, 3, 5, 6, 4)
+    return t.reshape(batch, groups, n_y, n_x, halo_h * halo_w, depth)
