@@ -1,4 +1,4 @@
-"""Builds a model holding every foundation layer; saves or loads it.
+"""Builds a model holding every layer family; saves or loads it.
 
 Run as a script in a subprocess (one per backend) by
 `tests/test_cross_backend.py`:
@@ -61,6 +61,24 @@ def build_model() -> keras.Model:
     vol = kcl.WSConv3D(4, 3, padding="same")(vol)
     vol = kcl.SWSConv3D(4, 3, padding="same", learnable_gain=False)(vol)
     outputs = kcl.PFLayerNorm()(keras.layers.Flatten()(vol))
+    # The layer families: masked convs, pooling, group, deformable, blocks.
+    y, m = kcl.SparseConv2D(8, 3, padding="same", use_bias=True, data_format=CL)(inputs)
+    y, m = kcl.PartialConv2D(8, 3, padding="same", binary=False, data_format=CL)([y, m])
+    y, m = kcl.PartialDepthwiseConv2D(3, padding="same", data_format=CL)([y, m])
+    p, idx = kcl.MaxPoolingWithArgmax2D(2, data_format=CL)(y)
+    p = kcl.Blur2D(3, strides=1, padding="same", data_format=CL)(p)
+    y = kcl.MaxUnpooling2D(2, data_format=CL)([p, idx])
+    y, positions = kcl.MaxPoolingWithRelativePosition2D(3, data_format=CL)(y)
+    g = kcl.GroupConv2D(4, 3, group="D4", padding="same", data_format=CL)(y)
+    g = kcl.GroupConv2D(2, 3, group="D4", padding="same", use_bias=True, data_format=CL)(g)
+    g = kcl.GroupPooling2D("max", data_format=CL)(g)
+    z = keras.layers.Concatenate()([y, positions, g])
+    z = kcl.DeformableConv2D(8, 3, padding="same", modulated=True, data_format=CL)(z)
+    z = kcl.SEBlock(ratio=2, data_format=CL)(z)
+    z = kcl.MBConv(8, expand_ratio=2, data_format=CL)(z)
+    z = kcl.MultiHeadedSpatialAttention(8, 3, heads=2, position="learned", data_format=CL)(z)
+    z = keras.layers.Flatten()(z)
+    outputs = keras.layers.Concatenate()([outputs, z, keras.layers.Flatten()(m)])
     return keras.Model(inputs, outputs)
 
 

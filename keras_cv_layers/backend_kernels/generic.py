@@ -315,66 +315,73 @@ def _fit_spatial(y, out_h, out_w, data_format: str):
 
 
 def _unpool_dense(inputs, indices, output_size, block_size, data_format: str):
-    """Non-overlapping unpooling without a scatter: every pooled value is
-    broadcast over its `block_size` block and kept where its index names that
-    position (exact when every in-range index lies in its own block, see
-    `_indices_in_blocks`; out-of-range indices match no position)."""
+    """Non-overlapping unpooling without a scatter or integer division.
+
+    Returns `(y, exact)`.  Each index is compared with the flat position of
+    its own `block_size` block corner (pooled row and column times the block,
+    same channel): `diff = indices - corner` names the in-block offset
+    `(dy, dx)` when it equals one of the `sh * sw` in-block strides, and
+    `y[.., i*sh+dy, .., j*sw+dx, ..] = where(diff == stride(dy, dx), x, 0)`.
+    `exact` (scalar bool) says every in-range index lies in its own block at
+    a position inside the output (then `y` is the unpooling; out-of-range
+    indices match no kept position: a block position past the output's
+    last row or column is cropped away)."""
     sh, sw = block_size
     out_h, out_w = output_size
+    out_h_i, out_w_i = ops.cast(out_h, "int32"), ops.cast(out_w, "int32")
     height, width, channels = _pool_spatial(inputs, data_format)
-    batch = ops.shape(inputs)[0]
-    rows = ops.reshape(ops.arange(height * sh, dtype="int32"), (height, sh))
-    cols = ops.reshape(ops.arange(width * sw, dtype="int32"), (width, sw))
-    out_w = ops.cast(out_w, "int32")
+    channels_i = ops.cast(channels, "int32")
+    pooled_rows = ops.arange(height, dtype="int32")
+    pooled_cols = ops.arange(width, dtype="int32")
     channel = ops.arange(channels, dtype="int32")
-    hw = rows[:, :, None, None] * out_w + cols[None, None, :, :]  # (h, sh, w, sw)
     if data_format == "channels_last":
-        shape = (batch, height, sh, width, sw, channels)
-        grid = hw[:, :, :, :, None] * ops.cast(channels, "int32") + channel
-        up = ops.broadcast_to(inputs[:, :, None, :, None, :], shape)
-        up_idx = ops.broadcast_to(indices[:, :, None, :, None, :], shape)
+        row_step, col_step = out_w_i * channels_i, channels_i
+        corner = (
+            pooled_rows[:, None, None] * (sh * row_step)
+            + pooled_cols[None, :, None] * (sw * col_step)
+            + channel[None, None, :]
+        )
+        row_shape, col_shape = (1, -1, 1, 1), (1, 1, -1, 1)
+
+    else:
+        row_step, col_step = out_w_i, 1
+        corner = (
+            channel[:, None, None] * (out_h_i * out_w_i)
+            + pooled_rows[None, :, None] * (sh * row_step)
+            + pooled_cols[None, None, :] * sw
+        )
+        row_shape, col_shape = (1, 1, -1, 1), (1, 1, 1, -1)
+
+    diff = indices - corner[None]
+    size = out_h_i * out_w_i * channels_i
+    hit = ops.logical_or(ops.less(indices, 0), ops.greater_equal(indices, size))
+    for dy in range(sh):
+        row_ok = ops.reshape(ops.less(pooled_rows * sh + dy, out_h_i), row_shape)
+        for dx in range(sw):
+            col_ok = ops.reshape(ops.less(pooled_cols * sw + dx, out_w_i), col_shape)
+            match = ops.equal(diff, dy * row_step + dx * col_step)
+            hit = ops.logical_or(hit, ops.logical_and(match, ops.logical_and(row_ok, col_ok)))
+    # One broadcast select over the (.., h, sh, w, sw, ..) output: a single
+    # pass for XLA (stacking per-offset selects is much slower there).
+    strides = (
+        ops.arange(sh, dtype="int32")[:, None] * row_step
+        + ops.arange(sw, dtype="int32")[None, :] * col_step
+    )
+    if data_format == "channels_last":
+        match = ops.equal(diff[:, :, None, :, None, :], strides[None, None, :, None, :, None])
+        up = inputs[:, :, None, :, None, :]
+    else:
+        match = ops.equal(diff[:, :, :, None, :, None], strides[None, None, None, :, None, :])
+        up = inputs[:, :, :, None, :, None]
+    y = ops.where(match, up, ops.zeros((), dtype=inputs.dtype))
+    batch = ops.shape(inputs)[0]
+    if data_format == "channels_last":
         flat = (batch, height * sh, width * sw, channels)
     else:
-        shape = (batch, channels, height, sh, width, sw)
-        grid = channel[:, None, None, None, None] * (ops.cast(out_h, "int32") * out_w) + hw
-        up = ops.broadcast_to(inputs[:, :, :, None, :, None], shape)
-        up_idx = ops.broadcast_to(indices[:, :, :, None, :, None], shape)
         flat = (batch, channels, height * sh, width * sw)
-    y = ops.where(ops.equal(up_idx, grid), up, ops.zeros((), dtype=up.dtype))
-    return _fit_spatial(ops.reshape(y, flat), out_h, output_size[1], data_format)
-
-
-def _indices_in_blocks(indices, output_size, block_size, data_format: str):
-    """Scalar bool: every in-range index lies in the `block_size` block of
-    its own pooled position and channel (then `_unpool_dense` is exact)."""
-    sh, sw = block_size
-    out_h, out_w = (ops.cast(v, "int32") for v in output_size)
-    height, width, channels = _pool_spatial(indices, data_format)
-    channels_i = ops.cast(channels, "int32")
-    if data_format == "channels_last":
-        row = indices // (out_w * channels_i)
-        rest = indices - row * (out_w * channels_i)
-        col = rest // channels_i
-        chan = rest - col * channels_i
-        pooled_row = ops.arange(height, dtype="int32")[None, :, None, None]
-        pooled_col = ops.arange(width, dtype="int32")[None, None, :, None]
-        own_channel = ops.arange(channels, dtype="int32")[None, None, None, :]
-    else:
-        chan = indices // (out_h * out_w)
-        rest = indices - chan * (out_h * out_w)
-        row = rest // out_w
-        col = rest - row * out_w
-        pooled_row = ops.arange(height, dtype="int32")[None, None, :, None]
-        pooled_col = ops.arange(width, dtype="int32")[None, None, None, :]
-        own_channel = ops.arange(channels, dtype="int32")[None, :, None, None]
-    in_block = ops.logical_and(
-        ops.logical_and(ops.equal(row // sh, pooled_row), ops.equal(col // sw, pooled_col)),
-        ops.equal(chan, own_channel),
-    )
-    out_of_range = ops.logical_or(
-        ops.less(indices, 0), ops.greater_equal(indices, out_h * out_w * channels_i)
-    )
-    return ops.all(ops.logical_or(in_block, out_of_range))
+    y = _fit_spatial(ops.reshape(y, flat), out_h, out_w, data_format)
+    # min over uint8, not `all` over bool: XLA reduces bytes twice as fast.
+    return y, ops.greater(ops.min(ops.cast(hit, "uint8")), 0)
 
 
 def _unpool_scatter(inputs, indices, output_size, data_format: str):
@@ -423,19 +430,62 @@ def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
     `pool_size <= strides == block_size`, the SegNet case), the result is
     computed densely without a scatter; otherwise (overlapping windows,
     arbitrary indices) by segment reductions.  Both give the same numbers;
-    the choice is made at run time (`ops.cond`).
+    the choice is made at run time (`ops.cond`; the check is a few integer
+    comparisons, no division).
     """
     indices = ops.cast(indices, "int32")
     if block_size is None:
         return _unpool_scatter(inputs, indices, output_size, data_format)
     return ops.cond(
-        _indices_in_blocks(indices, output_size, block_size, data_format),
-        lambda: _unpool_dense(inputs, indices, output_size, block_size, data_format),
+        _unpool_dense(inputs, indices, output_size, block_size, data_format)[1],
+        lambda: _unpool_dense(inputs, indices, output_size, block_size, data_format)[0],
         lambda: _unpool_scatter(inputs, indices, output_size, data_format),
     )
 
 
 # ---- blocks kernels ----
+def _masked_softmax(logits, valid, axis: int):
+    """Softmax (float32) over the `valid` entries of `axis`; invalid → 0.
+
+    The max is taken over the valid entries (invalid ones are lowered by
+    1e9 first); `exp` sees the valid entries' differences to it clamped
+    to >= -80 (no underflow: CPU `exp` is very slow on denormals, and
+    entries that far below the max weigh < 2e-35 either way) and -80 for
+    the invalid ones (never an overflow, even in a row without valid
+    entries), which are then zeroed exactly, so every row with a valid
+    entry sums to >= 1 before normalising. A row without any valid entry
+    gives zeros. No inf/NaN in values or gradients.
+    """
+    mask = ops.cast(valid, "float32")
+    top = ops.max(logits + (mask - 1.0) * 1e9, axis=axis, keepdims=True)
+    shifted = ops.where(valid, ops.maximum(logits - ops.stop_gradient(top), -80.0), -80.0)
+    weights = ops.exp(shifted) * mask
+    return weights / ops.maximum(ops.sum(weights, axis=axis, keepdims=True), 1.0)
+
+
+@register_kernel
+def masked_softmax(logits, valid, axis: int):
+    """Softmax of float32 `logits` over the `valid` (bool, broadcastable)
+    entries of `axis`; invalid entries → exactly 0, rows without a valid
+    entry → zeros (never inf/NaN, values or gradients)."""
+    return _masked_softmax(logits, valid, axis)
+
+
+@register_kernel
+def masked_attention(query, key, value, valid, bias=None):
+    """`masked_softmax(float32(query @ keyᵀ) + bias, valid, -1) @ value`.
+
+    `query (..., L, d)`, `key`/`value (..., S, d)`; `valid` (bool) and `bias`
+    (float32 or None) broadcastable to the logits `(..., L, S)`; the weights
+    are cast to `value.dtype` before the last matmul.
+    """
+    logits = ops.cast(ops.matmul(query, ops.swapaxes(key, -1, -2)), "float32")
+    if bias is not None:
+        logits = logits + bias
+    weights = _masked_softmax(logits, valid, -1)
+    return ops.matmul(ops.cast(weights, value.dtype), value)
+
+
 @register_kernel
 def local_windows2d(x, kernel_size: tuple, dilation_rate: tuple, padding: tuple):
     """Every pixel's k×k window: `(..., H, W)` → `(..., kh*kw, H, W)`.
@@ -458,6 +508,54 @@ def local_windows2d(x, kernel_size: tuple, dilation_rate: tuple, padding: tuple)
         for j in range(kw)
     ]
     return ops.stack(slices, axis=rank - 2)
+
+
+@register_kernel
+def blocked_attention(q, k, v, valid, bias, rel, index, block: int, halo: tuple, start: tuple):
+    """Blocked local attention (as HaloNet): `q, k, v (B, g, H, W, d)` →
+    `(B, g, H, W, d)`.
+
+    The queries are cut into `block`×`block` blocks (zero-padded to whole
+    blocks), each attending to the `halo` keys and values around it
+    (`halo_blocks2d(., block, halo, start)`) with
+    `masked_attention(qb, kb, vb, valid, bias')`: `valid` (bool) and `bias`
+    (float32 or None) broadcastable to the logits `(n_y, n_x, block², halo²)`.
+    With `rel` (g, K, d) (learned relative embeddings) and `index` (numpy
+    int32 `(block², halo²)`, the window position of each key), `bias'` adds
+    `float32(qb · rel[index])`.
+    """
+    shape = ops.shape(q)
+    groups, height, width, depth = shape[1], shape[2], shape[3], shape[4]
+    b = block
+    n_y, n_x = (height + b - 1) // b, (width + b - 1) // b
+    qb = q
+    padded = not (isinstance(height, int) and isinstance(width, int)) or (
+        n_y * b != height or n_x * b != width
+    )
+    if padded:
+        qb = ops.pad(q, [[0, 0], [0, 0], [0, b - 1], [0, b - 1], [0, 0]])
+        qb = qb[:, :, : n_y * b, : n_x * b]
+    qb = ops.reshape(qb, (-1, groups, n_y, b, n_x, b, depth))
+    qb = ops.reshape(ops.transpose(qb, (0, 1, 2, 4, 3, 5, 6)), (-1, groups, n_y, n_x, b * b, depth))
+    kb = halo_blocks2d(k, block, halo, start)
+    vb = halo_blocks2d(v, block, halo, start)
+    if rel is not None:
+        k2 = rel.shape[1]
+        emb = ops.transpose(rel, (0, 2, 1))  # (g, d, K)
+        qp = ops.matmul(qb, ops.reshape(emb, (1, groups, 1, 1, depth, k2)))  # (..., b², K)
+        qp = ops.reshape(qp, (-1, groups, n_y, n_x, b * b * k2))
+        rows = ops.expand_dims(ops.arange(b * b, dtype="int32") * k2, 1)
+        flat = ops.cast(ops.convert_to_tensor(index), "int32") + rows
+        term = ops.cast(ops.take(qp, flat, axis=-1), "float32")
+        bias = term if bias is None else term + bias
+    out = masked_attention(qb, kb, vb, valid, bias)  # (B, g, n_y, n_x, b², d)
+    out = ops.reshape(out, (-1, groups, n_y, n_x, b, b, depth))
+    out = ops.reshape(
+        ops.transpose(out, (0, 1, 2, 4, 3, 5, 6)), (-1, groups, n_y * b, n_x * b, depth)
+    )
+    if padded:
+        out = out[:, :, :height, :width]
+    return out
 
 
 @register_kernel

@@ -25,13 +25,33 @@ def _pool_in_xla() -> bool:
 _POOL_DTYPES = (tf.float32, tf.float16, tf.bfloat16, tf.float64)
 
 
+_POOL_XLA: dict = {}
+
+
 def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format: str):
-    """`tf.nn.max_pool_with_argmax(include_batch_in_index=False)`, whose
-    indices are the package's channels_last convention; channels_first
+    """With static shapes: the generic kernel in a nested
+    `tf.function(jit_compile=True)` (XLA fuses its strided-slice max/argmax
+    into one pass: several times faster on CPU than the op-by-op graph and
+    than `tf.nn.max_pool_with_argmax`; measured in benchmarks/pooling.py).
+    Otherwise `tf.nn.max_pool_with_argmax(include_batch_in_index=False)`,
+    whose indices are the package's channels_last convention; channels_first
     inputs are transposed and their indices converted.  Declined inside XLA
-    (no XLA kernel) and when a "valid" window does not fit the input."""
+    (the generic kernel inlines there) and when a "valid" window does not
+    fit the input."""
     if inputs.dtype not in _POOL_DTYPES or _pool_in_xla():
         return NotImplemented
+    if all(d is not None for d in inputs.shape):
+        from keras_cv_layers.backend_kernels import generic
+
+        key = (tuple(pool_size), tuple(strides), padding, data_format)
+        fn = _POOL_XLA.get(key)
+        if fn is None:
+
+            def pool(x):
+                return generic.max_pool_with_argmax2d(x, *key)
+
+            fn = _POOL_XLA[key] = tf.function(pool, jit_compile=True, autograph=False)
+        return fn(inputs)
     channels_first = data_format == "channels_first"
     x = tf.transpose(inputs, (0, 2, 3, 1)) if channels_first else inputs
     height, width = x.shape[1], x.shape[2]
@@ -57,3 +77,101 @@ def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format
     channel = indices - position * channels
     indices = channel * (shape[1] * shape[2]) + position
     return tf.transpose(pooled, (0, 3, 1, 2)), tf.transpose(indices, (0, 3, 1, 2))
+
+
+_UNPOOL_XLA: dict = {}
+
+
+def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
+    """The generic kernel in a nested `tf.function(jit_compile=True)`: XLA
+    fuses its dense path (in-block check, one broadcast select) into a
+    couple of passes, where the op-by-op graph runs a dozen full-size ones
+    (measured in benchmarks/pooling.py), and its `cond` runs only the taken
+    branch.  Static shapes only (XLA needs them); inside an outer XLA
+    compilation the generic kernel inlines instead."""
+    if _pool_in_xla():
+        return NotImplemented
+    if any(d is None for d in (*inputs.shape, *indices.shape)):
+        return NotImplemented
+    try:
+        output_size = tuple(int(v) for v in output_size)
+    except (TypeError, ValueError):  # a size only known at run time
+        return NotImplemented
+    from keras_cv_layers.backend_kernels import generic
+
+    key = (output_size, None if block_size is None else tuple(block_size), data_format)
+    fn = _UNPOOL_XLA.get(key)
+    if fn is None:
+
+        def unpool(x, idx):
+            return generic.max_unpool2d(x, idx, output_size, key[1], data_format)
+
+        fn = _UNPOOL_XLA[key] = tf.function(unpool, jit_compile=True, autograph=False)
+    return _unpool_with_gather_grad(fn, inputs, tf.cast(indices, tf.int32))
+
+
+def _unpool_with_gather_grad(fn, inputs, indices):
+    """`fn(inputs, indices)` with the gradient w.r.t. `inputs` written out
+    as the gather of the output gradient at `indices` (zero for out-of-range
+    ones): the generic kernel's gradient, without differentiating its `cond`
+    inside the XLA function (which TF cannot compile)."""
+
+    @tf.custom_gradient
+    def run(x):
+        def grad(upstream):
+            batch = tf.shape(upstream)[0]
+            flat = tf.reshape(upstream, (batch, -1))
+            size = tf.shape(flat, out_type=tf.int32)[1]
+            idx = tf.reshape(indices, (batch, -1))
+            valid = tf.logical_and(idx >= 0, idx < size)
+            taken = tf.gather(flat, tf.where(valid, idx, 0), batch_dims=1)
+            taken = tf.where(valid, taken, tf.zeros((), taken.dtype))
+            return tf.reshape(taken, tf.shape(x))
+
+        return fn(x, indices), grad
+
+    return run(inputs)
+
+
+# ---- blocks kernels ----
+def _tf_additive_mask(valid, axis: int):
+    """(float32 mask: 0 at the valid entries, -inf at the others, 0 in rows
+    without a valid entry; float `has_valid` row indicator)."""
+    valid = tf.convert_to_tensor(valid)
+    has_valid = tf.reduce_any(valid, axis=axis, keepdims=True)
+    keep = tf.logical_or(valid, tf.logical_not(has_valid))
+    mask = tf.where(keep, tf.constant(0.0, tf.float32), tf.constant(-float("inf"), tf.float32))
+    return mask, has_valid
+
+
+def _tf_softmax(logits, axis: int):
+    """`tf.nn.softmax`; over the last axis of a tensor of rank > 5 (which the
+    softmax op rejects) as a (rows, last) matrix."""
+    rank = logits.shape.rank
+    if rank <= 5:
+        return tf.nn.softmax(logits, axis=axis)
+    flat = tf.reshape(logits, (-1, tf.shape(logits)[-1]))
+    return tf.reshape(tf.nn.softmax(flat, axis=-1), tf.shape(logits))
+
+
+def masked_softmax(logits, valid, axis: int):
+    """One fused `tf.nn.softmax` instead of max / where / exp / sum / divide."""
+    if logits.dtype != tf.float32 or (
+        logits.shape.rank > 5 and axis not in (-1, logits.shape.rank - 1)
+    ):
+        return NotImplemented
+    axis = axis - logits.shape.rank if axis >= 0 else axis  # `valid` broadcasts from the right
+    mask, has_valid = _tf_additive_mask(valid, axis)
+    weights = _tf_softmax(logits + mask, axis)
+    return weights * tf.cast(has_valid, weights.dtype)
+
+
+def masked_attention(query, key, value, valid, bias=None):
+    """Matmuls around a fused softmax; the additive mask (bias, -inf at the
+    invalid keys) is built at the mask's (broadcast) size."""
+    mask, has_valid = _tf_additive_mask(valid, -1)
+    if bias is not None:
+        mask = mask + bias
+    logits = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
+    weights = tf.cast(_tf_softmax(logits + mask, -1), value.dtype)
+    return tf.matmul(weights, value) * tf.cast(has_valid, value.dtype)

@@ -108,6 +108,83 @@ def local_windows2d(x, kernel_size: tuple, dilation_rate: tuple, padding: tuple)
     return cols.reshape(lead + (kernel_size[0] * kernel_size[1], out_h, out_w))
 
 
+def _torch_masked_softmax(logits, valid, axis: int):
+    """Fused `torch.softmax` of the logits with -inf at the invalid entries;
+    rows without a valid entry get 0 logits (finite) and are then zeroed."""
+    axis = axis - logits.dim() if axis >= 0 else axis  # `valid` broadcasts from the right
+    valid = torch.as_tensor(valid, device=logits.device)
+    has_valid = valid.any(dim=axis, keepdim=True)
+    mask = torch.where(valid | ~has_valid, 0.0, float("-inf")).to(torch.float32)
+    weights = torch.softmax(logits + mask, dim=axis)
+    return weights * has_valid.to(weights.dtype)
+
+
+def masked_softmax(logits, valid, axis: int):
+    """One fused softmax instead of max / where / exp / sum / divide."""
+    if logits.dtype != torch.float32:
+        return NotImplemented
+    return _torch_masked_softmax(logits, valid, axis)
+
+
+def masked_attention(query, key, value, valid, bias=None):
+    """Matmuls around a fused softmax; the additive mask (bias, -inf at the
+    invalid keys) is built once at the mask's (broadcast) size."""
+    valid = torch.as_tensor(valid, device=query.device)
+    has_valid = valid.any(dim=-1, keepdim=True)
+    mask = torch.where(valid | ~has_valid, 0.0, float("-inf")).to(torch.float32)
+    if bias is not None:
+        mask = mask + bias
+    logits = torch.matmul(query, key.transpose(-1, -2)).to(torch.float32)
+    weights = torch.softmax(logits + mask, dim=-1).to(value.dtype)
+    return torch.matmul(weights, value) * has_valid.to(value.dtype)
+
+
+def _halo_view(t, block: int, halo: tuple, start: tuple, n_y: int, n_x: int):
+    """(B, g, H, W, d) → (B·g, n_y·n_x, halo², d), zeros outside `t`: one
+    `F.unfold` (im2col; its backward, `F.fold`, is far faster than the one of
+    `Tensor.unfold`) at stride `block`."""
+    batch, groups, height, width, depth = t.shape
+    (halo_h, halo_w), (top, left) = halo, start
+    bottom = max(0, (n_y - 1) * block + halo_h - height - top)
+    right = max(0, (n_x - 1) * block + halo_w - width - left)
+    t = t.permute(0, 1, 4, 2, 3).reshape(batch * groups, depth, height, width)
+    t = torch.nn.functional.pad(t, (left, right, top, bottom))
+    cols = torch.nn.functional.unfold(t, (halo_h, halo_w), stride=block)  # (Bg, d·halo², L)
+    cols = cols.view(batch * groups, depth, halo_h * halo_w, n_y * n_x)
+    return cols.permute(0, 3, 2, 1).contiguous()
+
+
+def blocked_attention(q, k, v, valid, bias, rel, index, block: int, halo: tuple, start: tuple):
+    """Halos cut by `Tensor.unfold`, the additive mask (bias, -inf at the
+    invalid keys) built once per block, `(n_y·n_x, block², halo²)`, and
+    `F.scaled_dot_product_attention` (a fused CPU/GPU kernel: no logits in
+    memory). No learned `rel` (generic)."""
+    if rel is not None or q.dtype != torch.float32:
+        return NotImplemented
+    batch, groups, height, width, depth = q.shape
+    b = block
+    n_y, n_x = -(-height // b), -(-width // b)
+    kb = _halo_view(k, b, halo, start, n_y, n_x)
+    vb = _halo_view(v, b, halo, start, n_y, n_x)
+    if n_y * b != height or n_x * b != width:
+        q = torch.nn.functional.pad(q, (0, 0, 0, n_x * b - width, 0, n_y * b - height))
+    qb = q.reshape(batch, groups, n_y, b, n_x, b, depth).permute(0, 1, 2, 4, 3, 5, 6)
+    qb = qb.reshape(batch * groups, n_y * n_x, b * b, depth)
+    valid = torch.as_tensor(valid, device=q.device)
+    has_valid = valid.any(dim=-1, keepdim=True)
+    # Rows without a valid key (only queries of the padding, cropped at the
+    # end) get a finite 0 mask: no NaN, and their zero gradient stays 0.
+    mask = torch.where(valid | ~has_valid, 0.0, float("-inf")).to(torch.float32)
+    if bias is not None:
+        mask = mask + bias
+    mask = torch.broadcast_to(mask, (n_y, n_x, b * b, kb.shape[2]))
+    mask = mask.reshape(1, n_y * n_x, b * b, -1).expand(batch * groups, -1, -1, -1)
+    out = torch.nn.functional.scaled_dot_product_attention(qb, kb, vb, attn_mask=mask, scale=1.0)
+    out = out.reshape(batch, groups, n_y, n_x, b, b, depth).permute(0, 1, 2, 4, 3, 5, 6)
+    out = out.reshape(batch, groups, n_y * b, n_x * b, depth)
+    return out[:, :, :height, :width]
+
+
 # ---- deformable kernels ----
 def _deform_pad_before(length: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
     if padding == "valid":
@@ -115,6 +192,35 @@ def _deform_pad_before(length: int, kernel: int, stride: int, dilation: int, pad
     from keras_cv_layers.utils.argument_validation import same_padding_amounts
 
     return same_padding_amounts(int(length), kernel, stride, dilation)[0]
+
+
+_DEFORM_BASE_GRIDS: dict = {}
+
+
+def _deform_base_grid(kernel_size, strides, dilation_rate, pads, in_size, out_size, device):
+    """The undeformed sampling grid in `grid_sample` coordinates, (kh*kw, H',
+    W', [x, y]), and the scale (2/W, 2/H) of an offset in those coordinates
+    (align_corners=False reads pixel p at (2p + 1) / size - 1), cached: built
+    once per configuration instead of a few broadcast passes per call."""
+    key = (tuple(kernel_size), tuple(strides), tuple(dilation_rate), pads, in_size, out_size)
+    key = key + (str(device),)
+    cached = _DEFORM_BASE_GRIDS.get(key)
+    if cached is not None:
+        return cached
+    (kh, kw), (height, width), (out_h, out_w) = kernel_size, in_size, out_size
+    tap_y = torch.arange(kh, dtype=torch.float64) * dilation_rate[0]
+    tap_x = torch.arange(kw, dtype=torch.float64) * dilation_rate[1]
+    rows = torch.arange(out_h, dtype=torch.float64) * strides[0] - pads[0]
+    cols = torch.arange(out_w, dtype=torch.float64) * strides[1] - pads[1]
+    by = (2.0 * (tap_y[:, None, None, None] + rows[None, None, :, None]) + 1.0) / height - 1.0
+    bx = (2.0 * (tap_x[None, :, None, None] + cols[None, None, None, :]) + 1.0) / width - 1.0
+    base = torch.stack(torch.broadcast_tensors(bx, by), -1).reshape(kh * kw, out_h, out_w, 2)
+    base = base.to(device=device, dtype=torch.float32).contiguous()
+    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=torch.float32, device=device)
+    if len(_DEFORM_BASE_GRIDS) > 64:
+        _DEFORM_BASE_GRIDS.clear()
+    _DEFORM_BASE_GRIDS[key] = (base, scale)
+    return base, scale
 
 
 def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
@@ -135,22 +241,19 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     cg = channels // og
     pad_top = _deform_pad_before(height, kh, strides[0], dilation_rate[0], padding)
     pad_left = _deform_pad_before(width, kw, strides[1], dilation_rate[1], padding)
-    device = inputs.device
-
     x = inputs.permute(0, 3, 1, 2).reshape(batch * og, cg, height, width)
+    base, scale = _deform_base_grid(
+        (kh, kw),
+        strides,
+        dilation_rate,
+        (pad_top, pad_left),
+        (height, width),
+        (out_h, out_w),
+        inputs.device,
+    )
     off = offsets.to(torch.float32).reshape(batch, out_h, out_w, og, taps, 2)
-    off = off.permute(0, 3, 4, 1, 2, 5)  # (B, og, taps, H', W', 2)
-    tap_y = torch.arange(kh, device=device, dtype=torch.float32) * dilation_rate[0]
-    tap_x = torch.arange(kw, device=device, dtype=torch.float32) * dilation_rate[1]
-    tap_y = tap_y[:, None].expand(kh, kw).reshape(taps, 1, 1)
-    tap_x = tap_x[None, :].expand(kh, kw).reshape(taps, 1, 1)
-    rows = torch.arange(out_h, device=device, dtype=torch.float32) * strides[0] - pad_top
-    cols = torch.arange(out_w, device=device, dtype=torch.float32) * strides[1] - pad_left
-    py = rows[:, None] + tap_y + off[..., 0]  # (B, og, taps, H', W')
-    px = cols[None, :] + tap_x + off[..., 1]
-    # grid_sample with align_corners=False reads pixel p at (2p + 1) / size - 1.
-    grid = torch.stack([(2.0 * px + 1.0) / width - 1.0, (2.0 * py + 1.0) / height - 1.0], -1)
-    grid = grid.reshape(batch * og, taps * out_h, out_w, 2)
+    off = off.permute(0, 3, 4, 1, 2, 5).flip(-1)  # (B, og, taps, H', W', [dx, dy])
+    grid = torch.addcmul(base, off, scale).reshape(batch * og, taps * out_h, out_w, 2)
     samples = torch.nn.functional.grid_sample(
         x, grid, mode="bilinear", padding_mode="zeros", align_corners=False
     )  # (B*og, cg, taps*H', W')

@@ -65,7 +65,9 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
           to every query's own window; used when those logits
           (`heads · halo²` per pixel, image padded to whole blocks) fit the
           budget above. About 5× fewer logits than global attention at
-          32×32, k=7.
+          32×32, k=7 (kernel `blocked_attention`; on PyTorch the halos are
+          cut by `F.unfold` and attended by `F.scaled_dot_product_attention`
+          with an additive mask).
         - direct: each pixel's k×k window of keys and values is gathered
           (zero padding + strided slices, `F.unfold` on PyTorch), `(B, heads,
           d, k², H, W)`, and reduced.
@@ -234,10 +236,16 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
         else:
             x = ops.reshape(inputs, (-1, g, cg, shape[2], shape[3]))
             equation = f"bgcyx,cgj->{layout}"
-        q, k, v = (
-            ops.einsum(equation, x, ops.reshape(ops.cast(w, self.compute_dtype), (cg, g, d)))
+        # One einsum for the three projections: kernels side by side, (cg, g, 3d).
+        kernels = [
+            ops.reshape(ops.cast(w, self.compute_dtype), (cg, g, d))
             for w in (self.query_kernel, self.key_kernel, self.value_kernel)
-        )
+        ]
+        qkv = ops.einsum(equation, x, ops.concatenate(kernels, axis=-1))
+        if layout == "bgjyx":
+            q, k, v = qkv[:, :, :d], qkv[:, :, d : 2 * d], qkv[:, :, 2 * d :]
+        else:
+            q, k, v = qkv[..., :d], qkv[..., d : 2 * d], qkv[..., 2 * d :]
         bias_shape = (g, d, 1, 1) if layout == "bgjyx" else (g, 1, 1, d)
         if self.use_bias:
             q = q + ops.reshape(ops.cast(self.query_bias, q.dtype), bias_shape)
@@ -261,23 +269,10 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
 
     @staticmethod
     def _masked_softmax(logits, valid, axis: int):
-        """Softmax (float32) over the `valid` entries of `axis`; invalid → 0.
-
-        The max is taken over the valid entries (invalid ones are lowered by
-        1e9 first); `exp` sees the valid entries' differences to it clamped
-        to >= -80 (no underflow: CPU `exp` is very slow on denormals, and
-        entries that far below the max weigh < 2e-35 either way) and -80 for
-        the invalid ones (never an overflow, even in a row without valid
-        entries), which are then zeroed exactly, so the positions outside the image are excluded and
-        every row with a valid entry sums to >= 1 before normalising. A row
-        without any valid entry gives zeros. No inf/NaN in values or
-        gradients.
-        """
-        mask = ops.cast(valid, "float32")
-        top = ops.max(logits + (mask - 1.0) * 1e9, axis=axis, keepdims=True)
-        shifted = ops.where(valid, ops.maximum(logits - ops.stop_gradient(top), -80.0), -80.0)
-        weights = ops.exp(shifted) * mask
-        return weights / ops.maximum(ops.sum(weights, axis=axis, keepdims=True), 1.0)
+        """Softmax (float32) over the `valid` entries of `axis`; invalid → 0
+        (see `backend_kernels.generic.masked_softmax`: no inf/NaN, a row
+        without valid entries gives zeros)."""
+        return backend_kernels.dispatch("masked_softmax", logits, valid, axis)
 
     @staticmethod
     def _axis_valid(length, offsets):
@@ -354,69 +349,44 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
         shape = (b * b, halo_h * halo_w)
         return inside.reshape(shape), index.reshape(shape).astype("int32")
 
-    def _halo_blocks(self, t):
-        """(B, g, H, W, d) → (B, g, n_y, n_x, halo², d): the keys around each block."""
-        return backend_kernels.dispatch(
-            "halo_blocks2d", t, self.BLOCK, self._halo(), (self._pads[0][0], self._pads[1][0])
-        )
-
     def _blocked(self, inputs):
         """Blocked local attention (as HaloNet, Vaswani et al., 2021): each
         BLOCK×BLOCK block of queries attends, by batched matmuls, to the keys
         of its halo, masked to each query's own window."""
-        b, g, d = self.BLOCK, self.heads, self.key_dim
-        k2 = self.kernel_size[0] * self.kernel_size[1]
+        b = self.BLOCK
         halo_h, halo_w = self._halo()
         (top, _), (left, _) = self._pads
         q, k, v = self._projections(inputs, "bgyxj")  # (B, g, H, W, d)
         shape = ops.shape(q)
         height, width = shape[2], shape[3]
         n_y, n_x = (height + b - 1) // b, (width + b - 1) // b
-        # Queries, by blocks: (B, g, n_y, n_x, b², d).
-        qb = q
-        padded = not (isinstance(height, int) and isinstance(width, int)) or (
-            n_y * b != height or n_x * b != width
-        )
-        if padded:
-            qb = ops.pad(q, [[0, 0], [0, 0], [0, b - 1], [0, b - 1], [0, 0]])
-            qb = qb[:, :, : n_y * b, : n_x * b]
-        qb = ops.reshape(qb, (-1, g, n_y, b, n_x, b, d))
-        qb = ops.reshape(ops.transpose(qb, (0, 1, 2, 4, 3, 5, 6)), (-1, g, n_y, n_x, b * b, d))
-        kb = self._halo_blocks(k)
-        logits = ops.matmul(qb, ops.swapaxes(kb, -1, -2))  # (B, g, n_y, n_x, b², halo²)
         inside, index = self._block_maps()
+        bias = rel = None
         if self.position == "learned":
-            emb = ops.transpose(self.relative_embeddings(), (0, 2, 1))  # (g, d, k²)
-            qp = ops.matmul(qb, ops.reshape(emb, (1, g, 1, 1, d, k2)))  # (..., b², k²)
-            qp = ops.reshape(qp, (-1, g, n_y, n_x, b * b * k2))
-            flat = index + (np.arange(b * b, dtype="int32") * k2)[:, None]
-            logits = logits + ops.take(qp, ops.convert_to_tensor(flat), axis=-1)
-        logits = ops.cast(logits, "float32")
-        if self.position == "gaussian":
+            rel = self.relative_embeddings()  # (g, k², d)
+        elif self.position == "gaussian":
             term = np.where(inside, self.gaussian_term()[index], 0.0).astype("float32")
-            logits = logits + ops.convert_to_tensor(term)
-        # Keys inside the image: (n_y, halo_h) rows, (n_x, halo_w) columns.
-        ry = ops.expand_dims(ops.arange(n_y, dtype="int32") * b, 1) + ops.convert_to_tensor(
+            bias = ops.convert_to_tensor(term)
+        # Keys inside the image: (n_y, halo_h) rows, (n_x, halo_w) columns; a
+        # numpy constant when the sizes are static (no per-call mask ops).
+        static = isinstance(height, int) and isinstance(width, int)
+        xp, const = (np, np.asarray) if static else (ops, ops.convert_to_tensor)
+        ry = xp.expand_dims(xp.arange(n_y, dtype="int32") * b, 1) + const(
             (np.arange(halo_h) - top).astype("int32")[None, :]
         )
-        rx = ops.expand_dims(ops.arange(n_x, dtype="int32") * b, 1) + ops.convert_to_tensor(
+        rx = xp.expand_dims(xp.arange(n_x, dtype="int32") * b, 1) + const(
             (np.arange(halo_w) - left).astype("int32")[None, :]
         )
-        row_ok = ops.logical_and(ops.greater_equal(ry, 0), ops.less(ry, height))
-        col_ok = ops.logical_and(ops.greater_equal(rx, 0), ops.less(rx, width))
-        row_ok = ops.repeat(row_ok, halo_w, axis=1)  # (n_y, halo²)
-        col_ok = ops.tile(col_ok, (1, halo_h))  # (n_x, halo²)
-        key_ok = ops.logical_and(ops.expand_dims(row_ok, 1), ops.expand_dims(col_ok, 0))
-        valid = ops.logical_and(
-            ops.expand_dims(key_ok, 2), ops.convert_to_tensor(inside)
-        )  # (n_y, n_x, b², halo²)
-        weights = ops.cast(self._masked_softmax(logits, valid, axis=-1), v.dtype)
-        vb = self._halo_blocks(v)
-        out = ops.matmul(weights, vb)  # (B, g, n_y, n_x, b², d)
-        out = ops.reshape(out, (-1, g, n_y, n_x, b, b, d))
-        out = ops.reshape(ops.transpose(out, (0, 1, 2, 4, 3, 5, 6)), (-1, g, n_y * b, n_x * b, d))
-        if padded:
-            out = out[:, :, :height, :width]  # (B, g, H, W, d)
+        row_ok = xp.logical_and(xp.greater_equal(ry, 0), xp.less(ry, height))
+        col_ok = xp.logical_and(xp.greater_equal(rx, 0), xp.less(rx, width))
+        row_ok = xp.repeat(row_ok, halo_w, axis=1)  # (n_y, halo²)
+        col_ok = xp.tile(col_ok, (1, halo_h))  # (n_x, halo²)
+        key_ok = xp.logical_and(xp.expand_dims(row_ok, 1), xp.expand_dims(col_ok, 0))
+        valid = xp.logical_and(xp.expand_dims(key_ok, 2), const(inside))  # (n_y, n_x, b², halo²)
+        # softmax(float32(q · (k + p)) + bias) over the valid keys, times v.
+        out = backend_kernels.dispatch(
+            "blocked_attention", q, k, v, valid, bias, rel, index, b, self._halo(), (top, left)
+        )  # (B, g, H, W, d)
         if self.data_format == "channels_first":
             out = ops.transpose(out, (0, 1, 4, 2, 3))
             return ops.reshape(out, (-1, self.filters, height, width))

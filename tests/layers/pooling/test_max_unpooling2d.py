@@ -98,13 +98,49 @@ def test_dense_and_scatter_paths_agree(fmt):
     x = _layout(_distinct((2, 6, 7, 3), 6), fmt)
     pooled, idx = kcl.ops.max_pool_with_argmax2d(x, 2, 2, "same", data_format=fmt)
     args = (pooled, ops.cast(idx, "int32"))
-    assert bool(_np(generic._indices_in_blocks(args[1], (6, 7), (2, 2), fmt)))
-    dense = generic._unpool_dense(*args, (6, 7), (2, 2), fmt)
+    dense, exact = generic._unpool_dense(*args, (6, 7), (2, 2), fmt)
+    assert bool(_np(exact))
     scatter = generic._unpool_scatter(*args, (6, 7), fmt)
     np.testing.assert_array_equal(_np(dense), _np(scatter))
     # Indices outside their own block: the check fails (the scatter path runs).
     _, idx3 = kcl.ops.max_pool_with_argmax2d(x, 3, 2, "same", data_format=fmt)
-    assert not bool(_np(generic._indices_in_blocks(ops.cast(idx3, "int32"), (6, 7), (2, 2), fmt)))
+    _, exact3 = generic._unpool_dense(pooled, ops.cast(idx3, "int32"), (6, 7), (2, 2), fmt)
+    assert not bool(_np(exact3))
+
+
+@pytest.mark.parametrize("fmt", [CL, CF])
+def test_block_offset_past_the_edge_is_not_taken_as_in_block(fmt):
+    # Output (5, 7): the last pooled row / column's block sticks out by one.
+    # An index equal to "block corner + offset" of a position past the edge
+    # names another, in-range position (next row, or next channel for
+    # channels_first): it must be placed there, via the scatter path.
+    rng = np.random.default_rng(3)
+    channels = 2
+    out_shape = (channels, 5, 7) if fmt == CF else (5, 7, channels)
+    pooled = rng.standard_normal((1, 3, 4, channels)).astype("float32") + 5.0
+    pooled = _layout(pooled, fmt)
+    cl_pool = _layout(np.zeros((1, 5, 7, channels), "float32"), fmt)
+    _, idx = kcl.ops.max_pool_with_argmax2d(cl_pool, 2, 2, "same", data_format=fmt)
+    idx = np.array(_np(idx))
+    if fmt == CL:
+        # pooled (0, 3, c): corner (0, 6); offset dx=1 -> column 7 == (1, 0).
+        idx[0, 0, 3, :] = (0 * 7 + 6) * channels + np.arange(channels) + channels
+        # pooled (2, 0, c): corner (4, 0); offset dy=1 -> row 5: out of range.
+        idx[0, 2, 0, :] = (4 * 7 + 0 + 7) * channels + np.arange(channels)
+    else:
+        # pooled (c=0, 2, 1): corner (4, 2); offset dy=1 -> row 5 == channel 1.
+        idx[0, 0, 2, 1] = 0 * 35 + 4 * 7 + 2 + 7
+        # pooled (c=1, 1, 3): corner (2, 6); offset dx=1 -> column 7 == (3, 0).
+        idx[0, 1, 1, 3] = 1 * 35 + 2 * 7 + 6 + 1
+    args = (ops.convert_to_tensor(pooled), ops.convert_to_tensor(idx))
+    _, exact = generic._unpool_dense(*args, (5, 7), (2, 2), fmt)
+    assert not bool(_np(exact))
+    expected = reference.max_unpool(pooled, idx, out_shape)
+    y = generic.max_unpool2d(*args, (5, 7), (2, 2), fmt)
+    np.testing.assert_array_equal(_np(y), expected)
+    reference_input = np.zeros((1, *out_shape), "float32")
+    layer_out = kcl.MaxUnpooling2D(2, data_format=fmt)([pooled, idx, reference_input])
+    np.testing.assert_array_equal(_np(layer_out), expected)
 
 
 def _unpool_loss(fmt, out_hw, weights, kernel=None, block=(2, 2)):
