@@ -5,7 +5,11 @@ Runs every entry of the registry (``BENCHMARKS`` of each module in
 or on the one given with ``--backend``; ``--backend all`` runs itself once
 per backend in child processes.  Prints one table per backend: the median
 time of the measured step, of the reference timed in the same loop, their
-ratio and the target ratio.
+ratio and the target ratio; with ``--backend all`` also one table of the
+ratios of all backends side by side with the targets.  ``--json PATH``
+writes the rows, ``--png PATH`` a bar chart of ratio vs target per benchmark
+and backend (needs Pillow; see ``report.py``).  A benchmark that raises is
+reported as an error row and makes the exit status 1.
 
 To add benchmarks: write a module here exposing ``BENCHMARKS`` (a list of
 ``bench_utils.Benchmark``) and add its name to ``MODULES``.
@@ -20,12 +24,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ("jax", "tensorflow", "torch")
 MODULES = ("conv", "masked", "pooling", "group_conv", "deformable", "blocks")
+_CHILD_MARKER = "KCL_BENCH_CHILD"
 
 
 def _prepare_backend(backend: str | None, threads: int | None = None) -> None:
@@ -102,9 +108,27 @@ def run_current_backend(
     print("-" * len(header))
     rows = []
     for entry in collect(pattern=pattern):
-        result = entry.run(repeats)
-        ok = "" if entry.target is None else ("yes" if result.ratio <= entry.target else "NO")
         target = "-" if entry.target is None else f"<={entry.target:.2f}"
+        try:
+            result = entry.run(repeats)
+        except Exception as error:  # one broken entry must not hide the others
+            message = f"{type(error).__name__}: {error}"
+            print(
+                f"{entry.name:<46} {'ERROR':>9} {'':>9} {'':>7} {target:>7}  {message}", flush=True
+            )
+            rows.append(
+                {
+                    "backend": backend,
+                    "name": entry.name,
+                    "ratio": None,
+                    "target": entry.target,
+                    "reference": entry.reference,
+                    "repeats": repeats,
+                    "error": message,
+                }
+            )
+            continue
+        ok = "" if entry.target is None else ("yes" if result.ratio <= entry.target else "NO")
         print(
             f"{entry.name:<46} {result.time_ms:>9.2f} {result.reference_ms:>9.2f} "
             f"{result.ratio:>7.3f} {target:>7}  {ok:<3} {result.paired_ratio:>7.3f} {result.min_ratio:>6.3f}",
@@ -136,8 +160,28 @@ def run_current_backend(
     return rows
 
 
+def _finish(rows: list[dict], args: argparse.Namespace, side_by_side: bool) -> None:
+    """Writes the JSON rows and the PNG chart; prints the side-by-side table."""
+    import report
+
+    if side_by_side and rows:
+        print("\n== ratios side by side (targets from the benchmark registry)")
+        print(report.side_by_side_table(rows), flush=True)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+        if not os.environ.get(_CHILD_MARKER):  # a child's rows go to its parent
+            print(f"rows: {args.json}")
+    if args.png:
+        written = report.write_bar_chart(rows, args.png)
+        if written:
+            print(f"bar chart: {written}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 with --check if a target is missed)."""
+    """Entry point; returns the exit status (1 if a benchmark raised, or with
+    --check if a target is missed)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=(*BACKENDS, "all"), default=None)
     parser.add_argument("--repeats", type=int, default=30, help="timed repeats (default 30)")
@@ -150,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("-k", "--filter", default=None, help="only entries whose name has this")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--png",
+        default=None,
+        help="also write a bar chart of ratio vs target per benchmark and backend (Pillow)",
+    )
     parser.add_argument(
         "--check", action="store_true", help="exit with status 1 if a ratio misses its target"
     )
@@ -167,31 +216,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 command += ["--threads", str(args.threads)]
             if args.check:
                 command.append("--check")
-            json_path = None
-            if args.json:
-                json_path = f"{args.json}.{backend}.tmp"
-                command += ["--json", json_path]
-            env = dict(os.environ, KERAS_BACKEND=backend)
+            # Each child writes its rows to a temporary file, merged here.
+            fd, json_path = tempfile.mkstemp(prefix=f"kcl_bench_{backend}_", suffix=".json")
+            os.close(fd)
+            os.remove(json_path)
+            command += ["--json", json_path]
+            env = dict(os.environ, KERAS_BACKEND=backend, **{_CHILD_MARKER: "1"})
             code = subprocess.call(command, env=env)
             if code:
                 print(f"[{backend}] exited with status {code}", flush=True)
                 status = status or code
-            if json_path and os.path.exists(json_path):
+            if os.path.exists(json_path):
                 with open(json_path) as f:
                     rows.extend(json.load(f))
                 os.remove(json_path)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(rows, f, indent=2)
+        _finish(rows, args, side_by_side=True)
         return status
 
     _prepare_backend(args.backend, args.threads)
     rows = run_current_backend(args.repeats, args.filter, args.threads)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
-    missed = [r for r in rows if r["target"] is not None and r["ratio"] > r["target"]]
-    return 1 if (args.check and missed) else 0
+    _finish(rows, args, side_by_side=False)
+    errors = [r for r in rows if r.get("error")]
+    missed = [
+        r
+        for r in rows
+        if r["target"] is not None and r["ratio"] is not None and r["ratio"] > r["target"]
+    ]
+    return 1 if errors or (args.check and missed) else 0
 
 
 if __name__ == "__main__":

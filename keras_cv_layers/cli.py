@@ -129,18 +129,34 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Runs `keras_cv_layers.demo.run_demo` on the current backend."""
-    from keras_cv_layers.demo import run_demo
+    """Runs every example (`keras_cv_layers.demo.run_all`) on the current
+    backend; exit status 1 if one fails."""
+    from keras_cv_layers.demo import DemoError, discover_examples, run_all
 
-    kwargs = {"epochs": args.epochs, "out_dir": args.out, "seed": args.seed}
-    if args.num_samples is not None:
-        kwargs["num_samples"] = args.num_samples
-    if args.verbose is not None:
-        kwargs["verbose"] = args.verbose
+    if args.list:
+        modules, errors = discover_examples()
+        for name in sorted({*modules, *errors}):
+            title = getattr(modules[name], "TITLE", "") if name in modules else "(import error)"
+            print(f"{name:<16} {title}")
+        return 0
     try:
-        run_demo(**kwargs)
-    except AssertionError as error:
-        print(f"demo failed: {error}", file=sys.stderr)
+        reports = run_all(
+            epochs=args.epochs,
+            out_dir=args.out,
+            only=args.only,
+            seed=args.seed,
+            verbose=1 if args.verbose is None else args.verbose,
+            small=args.small,
+        )
+    except DemoError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = [r.get("example", r.get("name")) for r in reports if not r.get("ok")]
+    if failed:
+        print(f"demo failed: {', '.join(map(str, failed))}", file=sys.stderr)
+        return 1
+    if not reports:
+        print("demo: no example to run", file=sys.stderr)
         return 1
     return 0
 
@@ -173,6 +189,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         command += ["--backend", args.backend]
     if args.repeats is not None:
         command += ["--repeats", str(args.repeats)]
+    if args.filter:
+        command += ["--filter", args.filter]
+    results = runner.parent / "results"
+    json_path = str(results / "bench.json") if args.json is None else args.json
+    png_path = str(results / "bench_ratios.png") if args.png is None else args.png
+    if json_path:
+        command += ["--json", json_path]
+    if png_path:
+        command += ["--png", png_path]
     command += list(args.runner_args)
     return subprocess.call(command)
 
@@ -192,30 +217,66 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_cmd_info)
 
     demo = sub.add_parser(
-        "demo", help="train, save and reload a small classifier built from the layers"
+        "demo",
+        help="train, save, reload and check every worked example; write figures",
+        description="Runs the worked examples of keras_cv_layers.examples (synthetic data, "
+        "Keras progress bars): each trains a small model built from the layers, saves it as "
+        "OUT/<name>.keras, reloads and checks it and writes OUT/<name>.png (with Pillow), "
+        "then prints a summary table. Exit status 1 if an example fails.",
     )
     demo.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: current)")
-    demo.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    demo.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs of every example (default: each example's own)",
+    )
     demo.add_argument(
         "--out", default="kcl_demo_output", help="output folder (default kcl_demo_output)"
     )
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--num-samples", type=int, default=None, help="training images")
     demo.add_argument(
-        "--verbose", type=int, choices=(0, 1, 2), default=None, help="model.fit verbosity"
+        "--only", nargs="+", metavar="NAME", default=None, help="run only these examples"
     )
+    demo.add_argument(
+        "--small", action="store_true", help="tiny configurations (seconds; for smoke tests)"
+    )
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--verbose",
+        type=int,
+        choices=(0, 1, 2),
+        default=None,
+        help="model.fit verbosity (default 1: progress bars)",
+    )
+    demo.add_argument("--list", action="store_true", help="list the examples and exit")
     demo.set_defaults(func=_cmd_demo)
 
     bench = sub.add_parser(
         "bench",
         help="run benchmarks/run.py of a source checkout (fwd/bwd timings)",
-        description="Runs benchmarks/run.py; other options (-k, --json, --check) are "
-        "passed on to it.",
+        description="Runs benchmarks/run.py of a source checkout: prints one table of time "
+        "ratios (layer / reference) per backend with their targets (and, with --backend all, "
+        "all backends side by side), writes the rows as JSON and a PNG bar chart of ratio vs "
+        "target. Other options (--threads, --check) are passed on to it.",
     )
     bench.add_argument(
         "--backend", choices=(*BACKENDS, "all"), help="backend, or 'all' (default: current)"
     )
     bench.add_argument("--repeats", type=int, default=None, help="timed repeats per benchmark")
+    bench.add_argument("-k", "--filter", default=None, help="only benchmarks whose name has this")
+    bench.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="write the rows here (default benchmarks/results/bench.json; '' for none)",
+    )
+    bench.add_argument(
+        "--png",
+        default=None,
+        metavar="PATH",
+        help="write the bar chart of ratio vs target here (default "
+        "benchmarks/results/bench_ratios.png; '' for none; needs Pillow)",
+    )
     bench.set_defaults(func=_cmd_bench)
     return parser
 
@@ -235,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    # TensorFlow's C++ start-up chatter (it may be imported lazily, e.g. by
+    # Keras' data adapters, even on other backends) would drown the output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.command in ("info", "demo"):
         status = _select_backend(args.backend, argv)
         if status is not None:

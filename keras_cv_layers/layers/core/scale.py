@@ -32,10 +32,10 @@ class Scale(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np, keras_cv_layers as kcl
+    >>> import keras, numpy as np, keras_cv_layers as kcl
     >>> layer = kcl.Scale(shift_initializer="ones",
     ...                   data_format="channels_last")
-    >>> np.asarray(layer(np.ones((1, 2, 3), "float32"))).tolist()
+    >>> keras.ops.convert_to_numpy(layer(np.ones((1, 2, 3), "float32"))).tolist()
     [[[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]]
     """
 

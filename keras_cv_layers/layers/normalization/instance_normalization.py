@@ -28,10 +28,10 @@ class InstanceNormalization(BaseNormalization):
 
     Example:
 
-    >>> import numpy as np, keras_cv_layers as kcl
+    >>> import keras, numpy as np, keras_cv_layers as kcl
     >>> y = kcl.InstanceNormalization(data_format="channels_last")(
     ...     np.array([[[1.0], [3.0]]], "float32"))
-    >>> np.round(np.asarray(y), 4)[0, :, 0].tolist()
+    >>> np.round(keras.ops.convert_to_numpy(y), 4)[0, :, 0].tolist()
     [-1.0, 1.0]
     """
 

@@ -28,9 +28,9 @@ class LayerNormalization(BaseNormalization):
 
     Example:
 
-    >>> import numpy as np, keras_cv_layers as kcl
+    >>> import keras, numpy as np, keras_cv_layers as kcl
     >>> y = kcl.LayerNormalization(data_format="channels_last")(
     ...     np.array([[[1.0, 3.0]]], "float32"))
-    >>> np.round(np.asarray(y), 4).tolist()
+    >>> np.round(keras.ops.convert_to_numpy(y), 4).tolist()
     [[[-1.0, 1.0]]]
     """
