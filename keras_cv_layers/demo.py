@@ -150,8 +150,8 @@ def discover_examples() -> tuple[dict[str, ModuleType], dict[str, str]]:
     """
     try:
         return dict(_examples.available_examples()), {}
-    except Exception:  # one broken example must not hide the others
-        pass
+    except Exception as error:  # one broken example must not hide the others
+        del error  # fall through: import the examples one by one below
     modules: dict[str, ModuleType] = {}
     errors: dict[str, str] = {}
     names = sorted(

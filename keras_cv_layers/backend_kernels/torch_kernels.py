@@ -16,9 +16,9 @@ def weight_standardize(kernel, eps: float):
 
 # ---- pooling kernels ----
 def _pool_same_pads(length: int, kernel: int, stride: int) -> tuple[int, int]:
-    out = -(-length // stride)
-    total = max((out - 1) * stride + kernel - length, 0)
-    return total // 2, total - total // 2
+    from keras_cv_layers.utils.argument_validation import same_padding_amounts
+
+    return same_padding_amounts(length, kernel, stride)
 
 
 _POOL_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
