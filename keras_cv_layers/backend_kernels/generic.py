@@ -33,6 +33,36 @@ def weight_standardize(kernel, eps: float):
     return centered * ops.rsqrt(var + eps)
 
 
+# ---- convolution kernels ----
+@register_kernel
+def conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
+    """`keras.ops.conv` (every convolution of the package goes through here).
+
+    `strides` and `dilation_rate` are tuples, `padding` "valid" or "same".
+    """
+    return ops.conv(
+        inputs,
+        kernel,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation_rate,
+        data_format=data_format,
+    )
+
+
+@register_kernel
+def depthwise_conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
+    """`keras.ops.depthwise_conv` (every depthwise convolution goes through here)."""
+    return ops.depthwise_conv(
+        inputs,
+        kernel,
+        strides=strides,
+        padding=padding,
+        dilation_rate=dilation_rate,
+        data_format=data_format,
+    )
+
+
 # ---- deformable kernels ----
 def _deform_same_pads(length, kernel: int, stride: int, dilation: int, padding: str):
     """Leading zero padding of one axis ("valid": 0; "same": Keras/TF amount)."""
@@ -314,18 +344,20 @@ def _fit_spatial(y, out_h, out_w, data_format: str):
     return ops.pad(y, pads)
 
 
-def _unpool_dense(inputs, indices, output_size, block_size, data_format: str):
+def _unpool_dense_parts(inputs, indices, output_size, block_size, data_format: str):
     """Non-overlapping unpooling without a scatter or integer division.
 
-    Returns `(y, exact)`.  Each index is compared with the flat position of
+    Returns `(y, hit)`.  Each index is compared with the flat position of
     its own `block_size` block corner (pooled row and column times the block,
     same channel): `diff = indices - corner` names the in-block offset
     `(dy, dx)` when it equals one of the `sh * sw` in-block strides, and
     `y[.., i*sh+dy, .., j*sw+dx, ..] = where(diff == stride(dy, dx), x, 0)`.
-    `exact` (scalar bool) says every in-range index lies in its own block at
-    a position inside the output (then `y` is the unpooling; out-of-range
-    indices match no kept position: a block position past the output's
-    last row or column is cropped away)."""
+    `hit` (bool, the shape of `indices`) says the index is out of range or
+    lies in its own block at a position inside the output; when all are,
+    `y` is the unpooling (out-of-range indices match no kept position: a
+    block position past the output's last row or column is cropped away).
+    The "inside the output" masks are left out when the sizes are static
+    and every block fits (`height * sh <= out_h`, same for the width)."""
     sh, sw = block_size
     out_h, out_w = output_size
     out_h_i, out_w_i = ops.cast(out_h, "int32"), ops.cast(out_w, "int32")
@@ -352,15 +384,21 @@ def _unpool_dense(inputs, indices, output_size, block_size, data_format: str):
         )
         row_shape, col_shape = (1, 1, -1, 1), (1, 1, 1, -1)
 
+    rows_fit = _all_blocks_fit(height, sh, out_h)
+    cols_fit = _all_blocks_fit(width, sw, out_w)
     diff = indices - corner[None]
     size = out_h_i * out_w_i * channels_i
     hit = ops.logical_or(ops.less(indices, 0), ops.greater_equal(indices, size))
     for dy in range(sh):
-        row_ok = ops.reshape(ops.less(pooled_rows * sh + dy, out_h_i), row_shape)
+        row_ok = None if rows_fit else ops.less(pooled_rows * sh + dy, out_h_i)
         for dx in range(sw):
-            col_ok = ops.reshape(ops.less(pooled_cols * sw + dx, out_w_i), col_shape)
+            col_ok = None if cols_fit else ops.less(pooled_cols * sw + dx, out_w_i)
             match = ops.equal(diff, dy * row_step + dx * col_step)
-            hit = ops.logical_or(hit, ops.logical_and(match, ops.logical_and(row_ok, col_ok)))
+            if row_ok is not None:
+                match = ops.logical_and(match, ops.reshape(row_ok, row_shape))
+            if col_ok is not None:
+                match = ops.logical_and(match, ops.reshape(col_ok, col_shape))
+            hit = ops.logical_or(hit, match)
     # One broadcast select over the (.., h, sh, w, sw, ..) output: a single
     # pass for XLA (stacking per-offset selects is much slower there).
     strides = (
@@ -379,9 +417,29 @@ def _unpool_dense(inputs, indices, output_size, block_size, data_format: str):
         flat = (batch, height * sh, width * sw, channels)
     else:
         flat = (batch, channels, height * sh, width * sw)
-    y = _fit_spatial(ops.reshape(y, flat), out_h, out_w, data_format)
-    # min over uint8, not `all` over bool: XLA reduces bytes twice as fast.
-    return y, ops.greater(ops.min(ops.cast(hit, "uint8")), 0)
+    return _fit_spatial(ops.reshape(y, flat), out_h, out_w, data_format), hit
+
+
+def _all_blocks_fit(pooled: object, block: int, out: object) -> bool:
+    """Whether `pooled` blocks of `block` fit in `out` (statically known)."""
+    return isinstance(pooled, int) and isinstance(out, int) and pooled * block <= out
+
+
+def _all_hit(hit):
+    """Scalar bool: all of `hit`.  An int32 count over the last axis (XLA
+    fuses it with the comparisons into one parallel pass; a full reduction
+    of a bool or uint8 tensor is about twice as slow on CPU), then the min
+    of that small tensor."""
+    counts = ops.sum(ops.cast(hit, "int32"), axis=-1)
+    return ops.greater_equal(ops.min(counts), ops.shape(hit)[-1])
+
+
+def _unpool_dense(inputs, indices, output_size, block_size, data_format: str):
+    """`(y, exact)`: the dense unpooling (`_unpool_dense_parts`) and the
+    scalar bool saying it is exact (every in-range index lies in its own
+    block at a position inside the output)."""
+    y, hit = _unpool_dense_parts(inputs, indices, output_size, block_size, data_format)
+    return y, _all_hit(hit)
 
 
 def _unpool_scatter(inputs, indices, output_size, data_format: str):
@@ -431,7 +489,8 @@ def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
     computed densely without a scatter; otherwise (overlapping windows,
     arbitrary indices) by segment reductions.  Both give the same numbers;
     the choice is made at run time (`ops.cond`; the check is a few integer
-    comparisons, no division).
+    comparisons per index, no division, fused into one pass with its
+    reduction: see `_all_hit`).
     """
     indices = ops.cast(indices, "int32")
     if block_size is None:

@@ -7,6 +7,7 @@ import math
 import keras
 from keras import activations, initializers, ops
 
+from keras_cv_layers.layers.convolutional.conv2d import Conv2D
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
@@ -97,10 +98,8 @@ class SEBlock(keras.layers.Layer):
             data_format=self.data_format,
             dtype=self.dtype_policy,
         )
-        self.reduce = keras.layers.Conv2D(
-            squeeze, activation=self.activation, name="reduce", **common
-        )
-        self.expand = keras.layers.Conv2D(channels, activation="sigmoid", name="expand", **common)
+        self.reduce = Conv2D(squeeze, activation=self.activation, name="reduce", **common)
+        self.expand = Conv2D(channels, activation="sigmoid", name="expand", **common)
         pooled = [1, 1, 1, 1]
         pooled[0] = input_shape[0]
         pooled[self._channel_axis] = channels

@@ -14,7 +14,7 @@ import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import numerics
+from keras_cv_layers.utils import conv_ops, numerics
 
 
 class BaseConv(keras.layers.Layer):
@@ -203,7 +203,7 @@ class BaseConv(keras.layers.Layer):
         if padding == "causal":
             inputs = self._causal_pad(inputs)
             padding = "valid"
-        return ops.conv(
+        return conv_ops.conv(
             inputs,
             kernel,
             strides=self.strides,

@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import numerics
+from keras_cv_layers.utils import conv_ops, numerics
 from keras_cv_layers.utils.serialization import register
 
 
@@ -124,7 +124,7 @@ class DepthwiseConv2D(BaseConv):
         return kernel
 
     def convolution_op(self, inputs, kernel):
-        return ops.depthwise_conv(
+        return conv_ops.depthwise_conv(
             inputs,
             self._effective(kernel),
             strides=self.strides,

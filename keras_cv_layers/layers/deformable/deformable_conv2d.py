@@ -7,6 +7,7 @@ from keras import initializers, ops
 from keras_cv_layers import backend_kernels
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.utils import conv_ops
 from keras_cv_layers.utils.serialization import register
 
 
@@ -144,7 +145,7 @@ class DeformableConv2D(BaseConv):
         if self.modulated:
             kernel = ops.concatenate([kernel, self.mask_kernel], axis=-1)
             bias = ops.concatenate([bias, self.mask_bias], axis=-1)
-        predicted = ops.conv(
+        predicted = conv_ops.conv(
             inputs,
             ops.cast(kernel, inputs.dtype),
             strides=self.strides,

@@ -8,7 +8,7 @@ from keras import ops
 from keras_cv_layers import backend_kernels
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import equivariance
+from keras_cv_layers.utils import conv_ops, equivariance
 from keras_cv_layers.utils.serialization import register
 
 
@@ -269,7 +269,7 @@ class GroupConv2D(BaseConv):
                 inputs = ops.reshape(inputs, (-1, shape[1], shape[2], flat))
             else:
                 inputs = ops.reshape(inputs, (-1, flat, shape[3], shape[4]))
-        return ops.conv(
+        return conv_ops.conv(
             inputs,
             kernel,
             strides=self.strides,

@@ -24,6 +24,7 @@ from keras import activations, ops
 
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.utils import conv_ops
 
 
 def _is_shape(value) -> bool:
@@ -130,7 +131,7 @@ class BaseMaskedConv(BaseConv):
         if padding == "causal":
             mask = self._causal_pad(mask)
             padding = "valid"
-        return ops.conv(
+        return conv_ops.conv(
             mask,
             kernel,
             strides=self.strides,
@@ -182,9 +183,12 @@ class BaseMaskedConv(BaseConv):
         return ops.cast(nonzero, "float32")
 
     def _expand_to_output(self, t):
-        """Repeats a one-channel tensor over the output channels."""
+        """Broadcasts a one-channel tensor over the output channels (a view,
+        not a copy, on torch; the compiled backends fuse it into its users)."""
         if t.shape[self._channel_axis] == 1 and self.mask_mode != "sparse":
-            return ops.repeat(t, self.output_channels, axis=self._channel_axis)
+            shape = list(ops.shape(t))
+            shape[self._channel_axis] = self.output_channels
+            return ops.broadcast_to(t, shape)
         return t
 
     # ------------------------------------------------------------------ call

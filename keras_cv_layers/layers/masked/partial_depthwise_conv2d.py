@@ -7,6 +7,7 @@ from keras import ops
 from keras_cv_layers.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
 from keras_cv_layers.layers.masked.base_masked_conv import BaseMaskedConv
 from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.utils import conv_ops
 from keras_cv_layers.utils.serialization import register
 
 
@@ -121,7 +122,7 @@ class PartialDepthwiseConv2D(BaseMaskedConv, DepthwiseConv2D):
             return self._ones_conv(mask, 1, 1, window)
         # Per channel, already in the output order c * depth_multiplier + m.
         kernel = ops.ones(self.kernel_size + (self._in_channels, self.depth_multiplier), "float32")
-        return ops.depthwise_conv(
+        return conv_ops.depthwise_conv(
             mask,
             kernel / float(window),
             strides=self.strides,

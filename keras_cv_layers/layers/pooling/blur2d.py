@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.utils import conv_ops
 from keras_cv_layers.utils.serialization import register
 
 _BOUNDARIES = ("normalize", "reflect", "zero")
@@ -120,7 +121,7 @@ class Blur2D(keras.layers.Layer):
         return ops.cast(ops.convert_to_tensor(kernel), self.compute_dtype)
 
     def _conv(self, x, kernel, padding: str):
-        return ops.depthwise_conv(
+        return conv_ops.depthwise_conv(
             x, kernel, strides=self.strides, padding=padding, data_format=self.data_format
         )
 
@@ -146,7 +147,7 @@ class Blur2D(keras.layers.Layer):
         else:
             ones = ops.ones((1, 1, shape[2], shape[3]), "float32")
         single = ops.convert_to_tensor(binomial_filter(f)[:, :, None, None].astype("float32"))
-        mass = ops.depthwise_conv(
+        mass = conv_ops.depthwise_conv(
             ones, single, strides=self.strides, padding="same", data_format=self.data_format
         )
         return ops.cast(ops.cast(y, "float32") / mass, self.compute_dtype)
