@@ -60,14 +60,17 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
     paths, chosen from the static sizes:
 
         - blocked (as HaloNet, Vaswani et al., 2021, arXiv:2103.12731): the
-          image is cut into 8×8 query blocks, each attending by batched
-          matmuls to the keys of its `(8 + (k - 1) · dilation)²` halo, masked
+          image is cut into 4×4 query blocks, each attending by batched
+          matmuls to the keys of its `(4 + (k - 1) · dilation)²` halo, masked
           to every query's own window; used when those logits
-          (`heads · halo²` per pixel, image padded to whole blocks) fit the
-          budget above. About 5× fewer logits than global attention at
-          32×32, k=7 (kernel `blocked_attention`; on PyTorch the halos are
-          cut by `F.unfold` and attended by `F.scaled_dot_product_attention`
-          with an additive mask).
+          (`heads · halo²` per pixel, image padded to whole blocks) and the
+          key / value halos fit the budget above. About 10× fewer logits than global attention at
+          32×32, k=7 (4×4 blocks: half the logits of 8×8 ones, measured
+          faster on every backend; kernel `blocked_attention`; on PyTorch
+          the halos are cut by `F.unfold` and attended by
+          `F.scaled_dot_product_attention` with an additive mask, on
+          TensorFlow cut by `tf.image.extract_patches` and attended by
+          rank-4 matmuls around `tf.nn.softmax` with a constant mask).
         - direct: each pixel's k×k window of keys and values is gathered
           (zero padding + strided slices, `F.unfold` on PyTorch), `(B, heads,
           d, k², H, W)`, and reduced.
@@ -220,8 +223,11 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
             )
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={self._channel_axis: channels})
 
-    #: Side of the query blocks of the blocked path (see `_blocked`).
-    BLOCK = 8
+    #: Side of the query blocks of the blocked path (see `_blocked`): 4
+    #: halves the logits of 8 (`(4 + k - 1)²` vs `(8 + k - 1)²` keys per
+    #: 16 vs 64 queries) and measured faster on JAX, TensorFlow and PyTorch
+    #: (benchmarks/blocks.py).
+    BLOCK = 4
 
     # -------------------------------------------------------------- internals
     def _projections(self, inputs, layout: str):
@@ -319,9 +325,11 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
 
     def _use_blocks(self, height, width) -> bool:
         """Blocked when its logits (heads·halo² per pixel, padded to whole
-        blocks) fit the B·H·W·k²·filters budget of the direct path."""
+        blocks) and its key / value halos (filters·halo² per block, i.e.
+        filters·halo² / BLOCK² per pixel) fit the B·H·W·k²·filters budget of
+        the direct path."""
         halo_h, halo_w = self._halo()
-        per_pixel = self.heads * halo_h * halo_w
+        per_pixel = halo_h * halo_w * max(self.heads, self.filters / self.BLOCK**2)
         budget = self.kernel_size[0] * self.kernel_size[1] * self.filters
         if isinstance(height, int) and isinstance(width, int):
             b = self.BLOCK

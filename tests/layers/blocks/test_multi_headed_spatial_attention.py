@@ -83,7 +83,8 @@ def test_channels_first_matches_channels_last(path):
 def test_paths_agree_and_blocked_is_chosen_when_it_fits():
     rng = np.random.default_rng(2)
     layer = kcl.MultiHeadedSpatialAttention(32, 3, heads=2, data_format="channels_last")
-    assert layer._use_blocks(16, 16) and not layer._use_blocks(3, 3)
+    # 1×1: one padded block's logits (heads · halo² each) exceed the budget.
+    assert layer._use_blocks(16, 16) and not layer._use_blocks(1, 1)
     x = rng.normal(size=(1, 16, 13, 4)).astype("float32")
     layer(x)
     _randomize(layer, rng)
@@ -181,3 +182,32 @@ def test_weights_and_config():
     }
     clone = kcl.MultiHeadedSpatialAttention.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("position", ["gaussian", "learned"])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_fast_paths_give_the_generic_gradients(position, data_format):
+    """The backend fast paths of the blocked path (halos, attention) give the
+    generic kernels' values and gradients, with padded blocks and dilation."""
+    from keras_cv_layers import backend_kernels
+
+    layer = _make(
+        position, "blocked", data_format, filters=8, kernel_size=3, heads=2, dilation_rate=(1, 2)
+    )
+    x = np.random.default_rng(5).normal(size=(2, 11, 9, 4)).astype("float32")
+    if data_format == "channels_first":
+        x = np.moveaxis(x, -1, 1)
+    layer(x)
+    _randomize(layer, np.random.default_rng(6))
+    fast = layer_value_and_grads(layer, x)
+    backend_kernels.set_fast_paths_enabled(False)
+    try:
+        generic = layer_value_and_grads(layer, x)
+    finally:
+        backend_kernels.set_fast_paths_enabled(True)
+    for a, e in zip(fast[:3], generic[:3]):
+        np.testing.assert_allclose(_np(a), _np(e), rtol=1e-4, atol=1e-4)
+    for name in generic[3]:
+        np.testing.assert_allclose(
+            _np(fast[3][name]), _np(generic[3][name]), rtol=1e-4, atol=1e-4, err_msg=name
+        )
