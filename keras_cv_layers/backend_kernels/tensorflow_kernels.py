@@ -184,17 +184,31 @@ def _unpool_with_gather_grad(fn, inputs, indices):
 _DEFORM_XLA: dict = {}
 
 
+def _backprop_recorded(tensors) -> bool:
+    """Whether a gradient tape records any of `tensors` (a training step);
+    True when this cannot be told (a TF internal moved)."""
+    try:
+        from tensorflow.python.eager import record
+    except ImportError:
+        return True
+    return bool(record.should_record_backprop([t for t in tensors if t is not None]))
+
+
 def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
-    """The generic kernel in a nested `tf.function(jit_compile=True)`, float32
-    only (mixed precision takes the generic kernel).  XLA fuses the plan's
-    elementwise passes and the four corner gathers with their bilinear
-    weighting into the one im2col tensor, where the op-by-op graph writes a
-    dozen tensors of that size; TF differentiates through the XLA function
-    (measured in benchmarks/deformable.py: forward about 4x, forward +
-    backward about 1.8x faster than the graph).  Unknown dimensions are fine
-    (XLA compiles per concrete shape at run time).  Declined inside an outer
-    XLA compilation, where the generic kernel inlines."""
+    """Inference: the generic kernel in a nested `tf.function(jit_compile=True)`,
+    float32 only.  XLA fuses the plan's elementwise passes and the four
+    corner gathers with their bilinear weighting into the one im2col
+    tensor, where the op-by-op graph writes a dozen tensors of that size
+    (forward about 3x faster, benchmarks/deformable.py).  Declined (the
+    generic graph runs) when a gradient tape records the arguments: TF's
+    gradient of the XLA function (XLA CPU scatter-adds) measured slower than
+    the graph's (fwd+bwd 387 vs 228 ms for the op, 436 vs 389 ms for the
+    layer, B=8, 64x64x32); also declined for mixed precision and inside an
+    outer XLA compilation, where the generic kernel inlines.  Unknown
+    dimensions are fine (XLA compiles per concrete shape at run time)."""
     if inputs.dtype != tf.float32 or kernel.dtype != tf.float32 or _pool_in_xla():
+        return NotImplemented
+    if _backprop_recorded((inputs, offsets, kernel, mask)):
         return NotImplemented
     from keras_cv_layers.backend_kernels import generic
 

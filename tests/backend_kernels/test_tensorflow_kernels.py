@@ -1,0 +1,57 @@
+"""When the TensorFlow fast paths accept or decline (their numbers are
+checked against the generic kernels in test_dispatch.py)."""
+
+import keras
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow fast paths"
+)
+
+
+def _deform_args():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(1, 5, 5, 2)).astype("float32"))
+    offsets = tf.constant(rng.normal(size=(1, 5, 5, 18)).astype("float32"))
+    kernel = tf.constant(rng.normal(size=(3, 3, 2, 3)).astype("float32"))
+    return x, offsets, kernel, None, (1, 1), "same", (1, 1), 1
+
+
+def test_deform_fast_path_runs_for_inference_and_declines_under_a_tape():
+    import tensorflow as tf
+
+    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+
+    args = _deform_args()
+    assert tk.deform_conv2d(*args) is not NotImplemented
+    with tf.GradientTape() as tape:
+        tape.watch(args[2])
+        assert tk.deform_conv2d(*args) is NotImplemented
+    # Not recorded by a tape that watches none of the arguments.
+    with tf.GradientTape():
+        assert tk.deform_conv2d(*args) is not NotImplemented
+
+
+def test_deform_fast_path_declines_mixed_precision():
+    import tensorflow as tf
+
+    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+
+    x, offsets, kernel, *rest = _deform_args()
+    half = (tf.cast(x, "float16"), offsets, tf.cast(kernel, "float16"), *rest)
+    assert tk.deform_conv2d(*half) is NotImplemented
+
+
+def test_conv_declines_channels_last():
+    import tensorflow as tf
+
+    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+
+    x = tf.zeros((1, 4, 4, 2))
+    k = tf.zeros((3, 3, 2, 1))
+    assert tk.conv(x, k, (1, 1), "same", (1, 1), "channels_last") is NotImplemented
+    first = tk.conv(tf.zeros((1, 2, 4, 4)), k, (1, 1), "same", (1, 1), "channels_first")
+    assert first is NotImplemented or tuple(first.shape) == (1, 1, 4, 4)
