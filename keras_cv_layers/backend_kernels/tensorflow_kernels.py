@@ -46,13 +46,60 @@ def conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str)
     return _channels_last_conv(keras.ops.conv, inputs, kernel, strides, padding, dilation_rate)
 
 
-def depthwise_conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
-    """As `conv`, for the depthwise convolution."""
-    if data_format != "channels_first" or _has_gpu():
-        return NotImplemented
-    return _channels_last_conv(
-        keras.ops.depthwise_conv, inputs, kernel, strides, padding, dilation_rate
+def _unequal_strides_depthwise(inputs, kernel, strides, padding, dilation_rate):
+    """2D depthwise convolution of a channels_last input with unequal
+    strides, which TF's CPU kernel rejects: the "same" zero padding of those
+    strides made explicit, a stride-1 "valid" convolution, then every
+    (sh, sw)-th output.  None when the spatial size is unknown."""
+    from keras_cv_layers.utils.argument_validation import same_padding_amounts
+
+    height, width = inputs.shape[1], inputs.shape[2]
+    if height is None or width is None:
+        return None
+    if padding == "same":
+        pads = [
+            same_padding_amounts(int(n), int(k), int(s), int(d))
+            for n, k, s, d in zip((height, width), kernel.shape[:2], strides, dilation_rate)
+        ]
+        inputs = tf.pad(inputs, [(0, 0), pads[0], pads[1], (0, 0)])
+    outputs = keras.ops.depthwise_conv(
+        inputs,
+        kernel,
+        strides=1,
+        padding="valid",
+        dilation_rate=dilation_rate,
+        data_format="channels_last",
     )
+    return outputs[:, :: strides[0], :: strides[1], :]
+
+
+def depthwise_conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
+    """As `conv` for channels_first; and unequal 2D strides (rejected by TF's
+    CPU kernel) as a stride-1 convolution subsampled."""
+    if _has_gpu():
+        return NotImplemented
+    unequal = len(strides) == 2 and strides[0] != strides[1]
+    if data_format != "channels_first" and not unequal:
+        return NotImplemented
+    rank = len(inputs.shape)
+    if data_format == "channels_first":
+        inputs = tf.transpose(inputs, (0, *range(2, rank), 1))
+    if unequal:
+        outputs = _unequal_strides_depthwise(inputs, kernel, strides, padding, dilation_rate)
+        if outputs is None:
+            return NotImplemented
+    else:
+        outputs = keras.ops.depthwise_conv(
+            inputs,
+            kernel,
+            strides=strides,
+            padding=padding,
+            dilation_rate=dilation_rate,
+            data_format="channels_last",
+        )
+    if data_format == "channels_first":
+        outputs = tf.transpose(outputs, (0, rank - 1, *range(1, rank - 1)))
+    return outputs
 
 
 # ---- pooling kernels ----

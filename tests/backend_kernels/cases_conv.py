@@ -1,11 +1,11 @@
 """Dispatch-equivalence cases of the convolution kernels (see test_dispatch.py).
 
-TensorFlow's own CPU convolutions reject channels_first (NCHW) unless oneDNN
-is on, so the channels_first cases are checked against the channels_last
-generic kernel, transposed (`KERNEL_REFERENCES`)."""
+TensorFlow's own CPU convolutions reject channels_first (NCHW) and unequal
+depthwise strides unless oneDNN is on, so on TensorFlow the expected values
+are those of the XLA-compiled generic kernel (`KERNEL_REFERENCES`)."""
 
+import keras
 import numpy as np
-from keras import ops
 
 from keras_cv_layers.backend_kernels import generic
 
@@ -22,6 +22,8 @@ def _cases(rank: int, depthwise: bool):
         ((1,) * rank, "same", (1,) * rank),
         ((2,) * rank, "valid", (1,) * rank),
         ((1,) * rank, "same", (2,) * rank),
+        ((1, 3, 2)[:rank] if rank > 1 else (3,), "same", (1,) * rank),
+        ((2, 1, 3)[:rank], "valid", (1,) * rank),
     ):
         for fmt in ("channels_last", "channels_first"):
             inputs = x if fmt == "channels_last" else np.ascontiguousarray(np.moveaxis(x, -1, 1))
@@ -29,21 +31,19 @@ def _cases(rank: int, depthwise: bool):
     return cases
 
 
-def _channels_last_reference(name):
+def _compiled_reference(name):
+    """The generic kernel; on TensorFlow XLA-compiled (XLA takes NCHW and
+    unequal depthwise strides, which TF's CPU kernels reject)."""
+    fn = getattr(generic, name)
+    if keras.backend.backend() != "tensorflow":
+        return fn
+    import tensorflow as tf
+
     def reference(inputs, kernel, strides, padding, dilation_rate, data_format):
-        fn = getattr(generic, name)
-        if data_format == "channels_last":
-            return fn(inputs, kernel, strides, padding, dilation_rate, data_format)
-        rank = len(inputs.shape)
-        out = fn(
-            ops.transpose(inputs, (0, *range(2, rank), 1)),
-            kernel,
-            strides,
-            padding,
-            dilation_rate,
-            "channels_last",
-        )
-        return ops.transpose(out, (0, rank - 1, *range(1, rank - 1)))
+        def run(x, k):
+            return fn(x, k, strides, padding, dilation_rate, data_format)
+
+        return tf.function(run, jit_compile=True)(inputs, kernel)
 
     return reference
 
@@ -54,6 +54,6 @@ KERNEL_CASES = {
 }
 
 KERNEL_REFERENCES = {
-    "conv": _channels_last_reference("conv"),
-    "depthwise_conv": _channels_last_reference("depthwise_conv"),
+    "conv": _compiled_reference("conv"),
+    "depthwise_conv": _compiled_reference("depthwise_conv"),
 }

@@ -55,3 +55,20 @@ def test_conv_declines_channels_last():
     assert tk.conv(x, k, (1, 1), "same", (1, 1), "channels_last") is NotImplemented
     first = tk.conv(tf.zeros((1, 2, 4, 4)), k, (1, 1), "same", (1, 1), "channels_first")
     assert first is NotImplemented or tuple(first.shape) == (1, 1, 4, 4)
+
+
+def test_depthwise_conv_takes_unequal_strides():
+    """TF's CPU kernel rejects them; the fast path does not (same numbers as
+    the XLA-compiled generic op)."""
+    import tensorflow as tf
+
+    from keras_cv_layers.backend_kernels import generic
+    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=(2, 7, 6, 3)).astype("float32"))
+    k = tf.constant(rng.normal(size=(4, 4, 3, 2)).astype("float32"))
+    for padding in ("same", "valid"):
+        args = (x, k, (1, 3), padding, (1, 1), "channels_last")
+        expected = tf.function(generic.depthwise_conv, jit_compile=True)(*args)
+        np.testing.assert_allclose(tk.depthwise_conv(*args), expected, rtol=1e-5, atol=1e-5)

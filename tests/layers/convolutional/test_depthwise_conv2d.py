@@ -7,6 +7,7 @@ import pytest
 import keras_cv_layers as kcl
 from tests import numpy_reference as ref
 from tests.gradients import assert_all_finite, degenerate_conv_case, layer_value_and_grads
+from tests.keras_reference import run_keras_layer
 
 C_IN = 3
 SPATIAL = (7, 6)
@@ -77,9 +78,9 @@ def test_plain_matches_numpy_and_keras(case):
         depthwise_initializer="zeros",
         **{"use_bias": False, **case},
     )
-    keras_layer(x)
+    keras_layer.build(x.shape)
     keras_layer.set_weights(layer.get_weights())
-    np.testing.assert_allclose(y, _np(keras_layer(x)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, _np(run_keras_layer(keras_layer, x)), rtol=1e-5, atol=1e-5)
     assert tuple(layer.compute_output_shape((None,) + x.shape[1:])) == tuple(
         keras_layer.compute_output_shape((None,) + x.shape[1:])
     )

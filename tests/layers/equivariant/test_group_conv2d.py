@@ -7,6 +7,7 @@ import pytest
 import keras_cv_layers as kcl
 from keras_cv_layers.utils import equivariance
 from tests.gradients import assert_all_finite, degenerate_conv_case, layer_value_and_grads
+from tests.keras_reference import run_keras_layer
 from tests.layers.equivariant import reference as gref
 from tests.numpy_reference import weightnorm_kernel
 
@@ -157,7 +158,7 @@ def test_to_conv2d_equals_layer(case, lifting, data_format):
     if not lifting:
         shape = x_in.shape[:3] + (-1,) if data_format == CL else (2, -1) + x_in.shape[3:]
         flat = x_in.reshape(shape)
-    y_conv = _np(conv(flat))
+    y_conv = _np(run_keras_layer(conv, flat))
     np.testing.assert_allclose(y_conv.reshape(y.shape), y, rtol=1e-5, atol=1e-5)
     if layer.use_bias:
         np.testing.assert_array_equal(_np(conv.bias), np.tile(_np(layer.bias), order))
