@@ -34,13 +34,8 @@ def weight_standardize(kernel, eps: float):
 
 
 # ---- convolution kernels ----
-@register_kernel
-def conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
-    """`keras.ops.conv` (every convolution of the package goes through here).
-
-    `strides` and `dilation_rate` are tuples, `padding` "valid" or "same".
-    """
-    return ops.conv(
+def _keras_conv(op, inputs, kernel, strides, padding, dilation_rate, data_format):
+    return op(
         inputs,
         kernel,
         strides=strides,
@@ -51,15 +46,19 @@ def conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str)
 
 
 @register_kernel
+def conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
+    """`keras.ops.conv` (every convolution of the package goes through here).
+
+    `strides` and `dilation_rate` are tuples, `padding` "valid" or "same".
+    """
+    return _keras_conv(ops.conv, inputs, kernel, strides, padding, dilation_rate, data_format)
+
+
+@register_kernel
 def depthwise_conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
     """`keras.ops.depthwise_conv` (every depthwise convolution goes through here)."""
-    return ops.depthwise_conv(
-        inputs,
-        kernel,
-        strides=strides,
-        padding=padding,
-        dilation_rate=dilation_rate,
-        data_format=data_format,
+    return _keras_conv(
+        ops.depthwise_conv, inputs, kernel, strides, padding, dilation_rate, data_format
     )
 
 

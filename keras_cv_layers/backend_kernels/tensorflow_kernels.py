@@ -25,17 +25,15 @@ def _channels_last_conv(op, inputs, kernel, strides, padding, dilation_rate):
     out): TensorFlow's CPU convolutions take NHWC only (NCHW works only in
     oneDNN builds running on CPUs that enable it, and under XLA)."""
     rank = len(inputs.shape)
-    to_last = (0, *range(2, rank), 1)
-    to_first = (0, rank - 1, *range(1, rank - 1))
     outputs = op(
-        tf.transpose(inputs, to_last),
+        tf.transpose(inputs, (0, *range(2, rank), 1)),
         kernel,
         strides=strides,
         padding=padding,
         dilation_rate=dilation_rate,
         data_format="channels_last",
     )
-    return tf.transpose(outputs, to_first)
+    return tf.transpose(outputs, (0, rank - 1, *range(1, rank - 1)))
 
 
 def conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
@@ -46,20 +44,17 @@ def conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str)
     return _channels_last_conv(keras.ops.conv, inputs, kernel, strides, padding, dilation_rate)
 
 
-def _unequal_strides_depthwise(inputs, kernel, strides, padding, dilation_rate):
-    """2D depthwise convolution of a channels_last input with unequal
-    strides, which TF's CPU kernel rejects: the "same" zero padding of those
-    strides made explicit, a stride-1 "valid" convolution, then every
-    (sh, sw)-th output.  None when the spatial size is unknown."""
+def _unequal_strides_depthwise(inputs, kernel, strides, padding, dilation_rate, data_format):
+    """2D depthwise convolution of a channels_last input (static spatial
+    size) with unequal strides, which TF's CPU kernel rejects: the "same"
+    zero padding of those strides made explicit, a stride-1 "valid"
+    convolution, then every (sh, sw)-th output."""
     from keras_cv_layers.utils.argument_validation import same_padding_amounts
 
-    height, width = inputs.shape[1], inputs.shape[2]
-    if height is None or width is None:
-        return None
     if padding == "same":
         pads = [
             same_padding_amounts(int(n), int(k), int(s), int(d))
-            for n, k, s, d in zip((height, width), kernel.shape[:2], strides, dilation_rate)
+            for n, k, s, d in zip(inputs.shape[1:3], kernel.shape[:2], strides, dilation_rate)
         ]
         inputs = tf.pad(inputs, [(0, 0), pads[0], pads[1], (0, 0)])
     outputs = keras.ops.depthwise_conv(
@@ -68,38 +63,26 @@ def _unequal_strides_depthwise(inputs, kernel, strides, padding, dilation_rate):
         strides=1,
         padding="valid",
         dilation_rate=dilation_rate,
-        data_format="channels_last",
+        data_format=data_format,
     )
     return outputs[:, :: strides[0], :: strides[1], :]
 
 
 def depthwise_conv(inputs, kernel, strides, padding: str, dilation_rate, data_format: str):
     """As `conv` for channels_first; and unequal 2D strides (rejected by TF's
-    CPU kernel) as a stride-1 convolution subsampled."""
+    CPU kernel; static spatial size only) as a stride-1 convolution
+    subsampled."""
     if _has_gpu():
         return NotImplemented
     unequal = len(strides) == 2 and strides[0] != strides[1]
-    if data_format != "channels_first" and not unequal:
+    if unequal and None in tuple(inputs.shape[1:]):
         return NotImplemented
-    rank = len(inputs.shape)
+    op = _unequal_strides_depthwise if unequal else keras.ops.depthwise_conv
     if data_format == "channels_first":
-        inputs = tf.transpose(inputs, (0, *range(2, rank), 1))
-    if unequal:
-        outputs = _unequal_strides_depthwise(inputs, kernel, strides, padding, dilation_rate)
-        if outputs is None:
-            return NotImplemented
-    else:
-        outputs = keras.ops.depthwise_conv(
-            inputs,
-            kernel,
-            strides=strides,
-            padding=padding,
-            dilation_rate=dilation_rate,
-            data_format="channels_last",
-        )
-    if data_format == "channels_first":
-        outputs = tf.transpose(outputs, (0, rank - 1, *range(1, rank - 1)))
-    return outputs
+        return _channels_last_conv(op, inputs, kernel, strides, padding, dilation_rate)
+    if not unequal:
+        return NotImplemented
+    return op(inputs, kernel, strides, padding, dilation_rate, "channels_last")
 
 
 # ---- pooling kernels ----
