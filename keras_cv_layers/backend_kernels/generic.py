@@ -616,6 +616,18 @@ def blocked_attention(q, k, v, valid, bias, rel, index, block: int, halo: tuple,
     return out
 
 
+def halo_grid(height: int, width: int, block: int, halo: tuple, start: tuple) -> tuple:
+    """`(n_y, n_x, bottom, right)` of the halo windows of a static `height` x
+    `width` image: the block counts and the zero padding after the image
+    (before it: `start`) that lets a `halo` window start every `block`
+    pixels (the fast paths cut them with unfold / extract_patches)."""
+    (halo_h, halo_w), (top, left) = halo, start
+    n_y, n_x = -(-height // block), -(-width // block)
+    bottom = max(0, (n_y - 1) * block + halo_h - top - height)
+    right = max(0, (n_x - 1) * block + halo_w - left - width)
+    return n_y, n_x, bottom, right
+
+
 @register_kernel
 def halo_blocks2d(x, block: int, halo: tuple, start: tuple):
     """Overlapping `halo` windows at stride `block`: `(B, g, H, W, d)` →

@@ -305,11 +305,11 @@ def _tf_halo_patches(x, block: int, halo: tuple, start: tuple):
     no transposes, and its gradient is one segment sum (the slices and
     concatenations of the generic kernel back-propagate several times
     slower on CPU)."""
+    from keras_cv_layers.backend_kernels.generic import halo_grid
+
     (halo_h, halo_w), (top, left) = halo, start
     _, groups, height, width, depth = x.shape
-    n_y, n_x = -(-height // block), -(-width // block)
-    bottom = max(0, (n_y - 1) * block + halo_h - top - height)
-    right = max(0, (n_x - 1) * block + halo_w - left - width)
+    n_y, n_x, bottom, right = halo_grid(height, width, block, halo, start)
     t = tf.reshape(x, (-1, height, width, depth))
     t = tf.pad(t, [[0, 0], [top, bottom], [left, right], [0, 0]])
     t = tf.image.extract_patches(

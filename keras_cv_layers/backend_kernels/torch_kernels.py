@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from keras_cv_layers.backend_kernels import generic as _generic
+
 
 def weight_standardize(kernel, eps: float):
     """One fused `torch.var_mean` reduction instead of two passes."""
@@ -145,8 +147,7 @@ def _halo_view(t, block: int, halo: tuple, start: tuple, n_y: int, n_x: int):
     `Tensor.unfold`) at stride `block`."""
     batch, groups, height, width, depth = t.shape
     (halo_h, halo_w), (top, left) = halo, start
-    bottom = max(0, (n_y - 1) * block + halo_h - height - top)
-    right = max(0, (n_x - 1) * block + halo_w - width - left)
+    _, _, bottom, right = _generic.halo_grid(height, width, block, halo, start)
     t = t.permute(0, 1, 4, 2, 3).reshape(batch * groups, depth, height, width)
     t = torch.nn.functional.pad(t, (left, right, top, bottom))
     cols = torch.nn.functional.unfold(t, (halo_h, halo_w), stride=block)  # (Bg, d·halo², L)
@@ -272,9 +273,7 @@ def halo_blocks2d(x, block: int, halo: tuple, start: tuple):
     of slices and concatenations."""
     (halo_h, halo_w), (top, left) = halo, start
     batch, groups, height, width, depth = x.shape
-    n_y, n_x = -(-height // block), -(-width // block)
-    bottom = max(0, (n_y - 1) * block + halo_h - top - height)
-    right = max(0, (n_x - 1) * block + halo_w - left - width)
+    n_y, n_x, bottom, right = _generic.halo_grid(height, width, block, halo, start)
     t = torch.nn.functional.pad(x, (0, 0, left, right, top, bottom))
     t = t.unfold(2, halo_h, block).unfold(3, halo_w, block)  # (B, g, n_y, n_x, d, hh, hw)
     t = t[:, :, :n_y, :n_x].permute(0, 1, 2, 3, 5, 6, 4)
