@@ -72,104 +72,241 @@ def _deform_same_pads(length, kernel: int, stride: int, dilation: int, padding: 
     return same_padding_amounts(length, kernel, stride, dilation)[0]
 
 
-def deform_sampling_plan(inputs, offsets, mask, kernel_size, strides, padding, dilation_rate):
-    """Flat gather indices and bilinear weights of the deformed sampling grid.
+class DeformGeometry:
+    """What every tap of a deformable convolution shares (small tensors only).
 
-    Shared by the generic kernel and the backend fast paths (it is small:
-    `(B, H', W', kh*kw, offset_groups)` per corner, no channel axis).
-
-    Args:
-        inputs: (B, H, W, C); offsets (B, H', W', og*kh*kw*2) ordered
-        [offset group][kernel row][kernel col][dy, dx]; mask (B, H', W',
-        og*kh*kw) or None.
-
-    Returns:
-        `(flat_inputs, corners)`: `flat_inputs` (B*og*H*W, C/og) rows to
-        gather from; `corners` four `(index, weight)` pairs, int32 index and
-        float32 weight of shape (B*H'*W'*kh*kw*og,): the weight is zero (and
-        the index clamped) where the corner lies outside the input.  Row
-        `((b*H' + i)*W' + j)*kh*kw*og + t*og + g` samples tap `t` of offset
-        group `g` at output position (i, j).
+    Built by `deform_geometry`.  Attributes: `flat` (B*og*H*W, C/og), the rows
+    to gather from; `base` (B, 1, 1, og) int32, the first row of each (example,
+    offset group); `rows` (1, H', 1, 1) and `cols` (1, 1, W', 1) float32, the
+    undeformed top-left sampling positions; `off` (B, H', W', og, taps, 2)
+    float32 offsets; `mask` (B, H', W', og, taps) float32 or None; the ints
+    `og`, `cg`, `taps`, `kernel_size`, `dilation_rate`; `height`, `width`
+    (int32 tensors or ints) and the shapes `in_shape`, `out_h`, `out_w`.
     """
+
+
+def deform_geometry(inputs, offsets, mask, kernel_size, strides, padding, dilation_rate):
+    """The `DeformGeometry` of one call (inputs (B, H, W, C); offsets (B, H',
+    W', og*kh*kw*2) ordered [offset group][kernel row][kernel col][dy, dx];
+    mask (B, H', W', og*kh*kw) or None)."""
+    g = DeformGeometry()
     kh, kw = kernel_size
     sh, sw = strides
     dh, dw = dilation_rate
-    taps = kh * kw
-    in_shape = ops.shape(inputs)
-    batch, height, width, channels = in_shape
-    og = int(offsets.shape[-1]) // (2 * taps)
-    cg = int(channels) // og
+    g.kernel_size, g.dilation_rate = (kh, kw), (dh, dw)
+    g.taps = taps = kh * kw
+    g.in_shape = ops.shape(inputs)
+    batch, height, width, channels = g.in_shape
+    g.og = og = int(offsets.shape[-1]) // (2 * taps)
+    g.cg = cg = int(channels) // og
     out_shape = ops.shape(offsets)
-    out_h, out_w = out_shape[1], out_shape[2]
+    g.out_h, g.out_w = out_h, out_w = out_shape[1], out_shape[2]
     pad_top = _deform_same_pads(height, kh, sh, dh, padding)
     pad_left = _deform_same_pads(width, kw, sw, dw, padding)
+    g.off = ops.reshape(ops.cast(offsets, "float32"), (-1, out_h, out_w, og, taps, 2))
+    g.mask = None
+    if mask is not None:
+        g.mask = ops.reshape(ops.cast(mask, "float32"), (-1, out_h, out_w, og, taps))
+    g.rows = ops.reshape(ops.cast(ops.arange(out_h) * sh - pad_top, "float32"), (1, -1, 1, 1))
+    g.cols = ops.reshape(ops.cast(ops.arange(out_w) * sw - pad_left, "float32"), (1, 1, -1, 1))
+    g.height = ops.cast(height, "int32")
+    g.width = ops.cast(width, "int32")
+    if og > 1:
+        flat = ops.transpose(ops.reshape(inputs, (-1, height, width, og, cg)), (0, 3, 1, 2, 4))
+        g.flat = ops.reshape(flat, (-1, cg))
+        base = ops.arange(batch, dtype="int32")[:, None] * og + ops.arange(og, dtype="int32")
+        g.base = ops.reshape(base * (g.height * g.width), (-1, 1, 1, og))
+    else:
+        g.flat = ops.reshape(inputs, (-1, channels))
+        g.base = ops.reshape(ops.arange(batch, dtype="int32") * (g.height * g.width), (-1, 1, 1, 1))
+    return g
 
-    off = ops.reshape(ops.cast(offsets, "float32"), (-1, out_h, out_w, og, taps, 2))
-    off = ops.transpose(off, (0, 1, 2, 4, 3, 5))  # (B, H', W', taps, og, 2)
-    tap_y = [float(i * dh) for i in range(kh) for _ in range(kw)]
-    tap_x = [float(j * dw) for _ in range(kh) for j in range(kw)]
-    tap_y = ops.reshape(ops.convert_to_tensor(tap_y, "float32"), (1, 1, 1, taps, 1))
-    tap_x = ops.reshape(ops.convert_to_tensor(tap_x, "float32"), (1, 1, 1, taps, 1))
-    rows = ops.cast(ops.arange(out_h) * sh - pad_top, "float32")
-    cols = ops.cast(ops.arange(out_w) * sw - pad_left, "float32")
-    py = ops.reshape(rows, (1, -1, 1, 1, 1)) + tap_y + off[..., 0]
-    px = ops.reshape(cols, (1, 1, -1, 1, 1)) + tap_x + off[..., 1]
+
+def deform_tap_corners(g: DeformGeometry, tap: int):
+    """The four bilinear corners of kernel tap `tap` (row-major in the
+    kernel): `(index, wy, wx, dwy, dwx)`, each flat of shape (B*H'*W'*og,)
+    (row `((b*H' + i)*W' + j)*og + o`): int32 `index` into `g.flat` (clamped),
+    float32 weights `wy`, `wx` (zero where the corner lies outside the input)
+    and their derivatives by the sampling position (0 or +-1)."""
+    kw = g.kernel_size[1]
+    dh, dw = g.dilation_rate
+    off = g.off[:, :, :, :, tap, :]
+    py = g.rows + float((tap // kw) * dh) + off[..., 0]
+    px = g.cols + float((tap % kw) * dw) + off[..., 1]
     y0f = ops.floor(py)
     x0f = ops.floor(px)
     ly = py - y0f
     lx = px - x0f
     y0 = ops.cast(y0f, "int32")
     x0 = ops.cast(x0f, "int32")
-    height_i = ops.cast(height, "int32")
-    width_i = ops.cast(width, "int32")
-
-    if og > 1:
-        flat = ops.transpose(ops.reshape(inputs, (-1, height, width, og, cg)), (0, 3, 1, 2, 4))
-        flat = ops.reshape(flat, (-1, cg))
-        base = ops.arange(batch, dtype="int32")[:, None] * og + ops.arange(og, dtype="int32")
-        base = ops.reshape(base * (height_i * width_i), (-1, 1, 1, 1, og))
-    else:
-        flat = ops.reshape(inputs, (-1, channels))
-        base = ops.reshape(
-            ops.arange(batch, dtype="int32") * (height_i * width_i), (-1, 1, 1, 1, 1)
-        )
-
-    if mask is not None:
-        m = ops.reshape(ops.cast(mask, "float32"), (-1, out_h, out_w, og, taps))
-        m = ops.transpose(m, (0, 1, 2, 4, 3))
 
     def axis_terms(start, frac, size):
         terms = []
-        for delta, w in ((0, 1.0 - frac), (1, frac)):
+        for delta, w, sign in ((0, 1.0 - frac, -1.0), (1, frac, 1.0)):
             pos = start + delta
             valid = ops.logical_and(pos >= 0, pos < size)
-            terms.append((ops.clip(pos, 0, size - 1), ops.where(valid, w, 0.0)))
+            terms.append(
+                (ops.clip(pos, 0, size - 1), ops.where(valid, w, 0.0), ops.where(valid, sign, 0.0))
+            )
         return terms
 
     corners = []
-    for yi, wy in axis_terms(y0, ly, height_i):
-        for xi, wx in axis_terms(x0, lx, width_i):
-            index = base + yi * width_i + xi
-            weight = wy * wx
-            if mask is not None:
-                weight = weight * m
-            corners.append((ops.reshape(index, (-1,)), ops.reshape(weight, (-1,))))
-    return flat, corners
+    for yi, wy, dwy in axis_terms(y0, ly, g.height):
+        for xi, wx, dwx in axis_terms(x0, lx, g.width):
+            index = g.base + yi * g.width + xi
+            corners.append(tuple(ops.reshape(v, (-1,)) for v in (index, wy, wx, dwy, dwx)))
+    return corners
 
 
-def deform_grouped_matmul(columns, kernel, groups: int):
-    """`columns` (N, kh*kw*C) times `kernel` (kh, kw, C/groups, F), per group."""
-    kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
-    taps = kh * kw
+def _tap_mask(g: DeformGeometry, tap: int):
+    return None if g.mask is None else ops.reshape(g.mask[:, :, :, :, tap], (-1,))
+
+
+def _tap_columns(g: DeformGeometry, corners, mask_t, dtype, take=None):
+    """(B*H'*W'*og, C/og) bilinear samples of one tap (and the gathered
+    corner rows, for the backward pass)."""
+    take = take or (lambda rows, index: ops.take(rows, index, axis=0))
+    columns, gathered = None, []
+    for index, wy, wx, _, _ in corners:
+        weight = wy * wx if mask_t is None else wy * wx * mask_t
+        rows = take(g.flat, index)
+        gathered.append(rows)
+        term = rows * ops.cast(weight, dtype)[:, None]
+        columns = term if columns is None else columns + term
+    return columns, gathered
+
+
+def _grouped_matmul(columns, kernel_t, groups: int):
+    """`columns` (N, C) times `kernel_t` (C/groups, F), per group → (N, F)."""
     if groups == 1:
-        return ops.matmul(columns, ops.reshape(kernel, (taps * cin_g, filters)))
+        return ops.matmul(columns, kernel_t)
+    cin_g, filters = (int(d) for d in kernel_t.shape)
+    cols = ops.reshape(columns, (-1, groups, cin_g))
+    k = ops.reshape(kernel_t, (cin_g, groups, filters // groups))
+    return ops.reshape(ops.einsum("ngc,cgf->ngf", cols, k), (-1, filters))
+
+
+def _grouped_matmul_grads(columns, kernel_t, upstream, groups: int):
+    """Gradients of `_grouped_matmul` w.r.t. `columns` and `kernel_t`."""
+    if groups == 1:
+        return (
+            ops.matmul(upstream, ops.transpose(kernel_t)),
+            ops.matmul(ops.transpose(columns), upstream),
+        )
+    cin_g, filters = (int(d) for d in kernel_t.shape)
     fg = filters // groups
-    cols = ops.reshape(columns, (-1, taps, groups, cin_g))
-    cols = ops.reshape(ops.transpose(cols, (2, 0, 1, 3)), (groups, -1, taps * cin_g))
-    k = ops.reshape(kernel, (taps, cin_g, groups, fg))
-    k = ops.reshape(ops.transpose(k, (2, 0, 1, 3)), (groups, taps * cin_g, fg))
-    out = ops.matmul(cols, k)  # (groups, N, fg)
-    return ops.reshape(ops.transpose(out, (1, 0, 2)), (-1, filters))
+    up = ops.reshape(upstream, (-1, groups, fg))
+    k = ops.reshape(kernel_t, (cin_g, groups, fg))
+    d_cols = ops.einsum("ngf,cgf->ngc", up, k)
+    d_k = ops.einsum("ngc,ngf->cgf", ops.reshape(columns, (-1, groups, cin_g)), up)
+    return ops.reshape(d_cols, (-1, groups * cin_g)), ops.reshape(d_k, (cin_g, filters))
+
+
+def deform_conv2d_forward(
+    inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups, take=None
+):
+    """The computation of `deform_conv2d` (see there), one kernel tap at a
+    time: each tap's (B*H'*W', C) bilinear samples (four corner gathers)
+    times that tap's kernel slice, accumulated.  Tap by tap, no intermediate
+    is larger than 1/(kh*kw) of the im2col tensor (XLA then keeps every
+    buffer small and each gather loop runs over whole C/og rows).  `take(rows,
+    index)` overrides the row gather (a backend's in-bounds gather)."""
+    kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
+    channels = int(inputs.shape[-1])
+    g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
+    kernel_taps = ops.reshape(kernel, (kh * kw, cin_g, filters))
+    out = None
+    for tap in range(kh * kw):
+        corners = deform_tap_corners(g, tap)
+        columns, _ = _tap_columns(g, corners, _tap_mask(g, tap), inputs.dtype, take)
+        term = _grouped_matmul(ops.reshape(columns, (-1, channels)), kernel_taps[tap], groups)
+        out = term if out is None else out + term
+    return ops.reshape(out, (-1, g.out_h, g.out_w, filters))
+
+
+def deform_conv2d_backward(
+    inputs,
+    offsets,
+    kernel,
+    mask,
+    upstream,
+    strides,
+    padding,
+    dilation_rate,
+    groups,
+    take=None,
+    scatter_add=None,
+):
+    """Gradients `(d_inputs, d_offsets, d_kernel, d_mask)` of
+    `deform_conv2d_forward` for the output gradient `upstream` (B, H', W', F)
+    (`d_mask` None without a mask), written out tap by tap: the columns'
+    gradient is `upstream @ kernel_tapᵀ`; the input gradient scatter-adds it,
+    weighted, to the four corners; the weights' gradients (hence the offsets'
+    and the mask's) are its dot products with the gathered corner rows; the
+    kernel gradient is `columnsᵀ @ upstream`.  The corner rows are gathered
+    once per tap and serve the columns and the weights' gradients.
+    `scatter_add(acc, index, values)` overrides the accumulation into the
+    (B*og*H*W, C/og) input gradient (default: segment sums)."""
+    kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
+    channels = int(inputs.shape[-1])
+    g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
+    taps = kh * kw
+    kernel_taps = ops.reshape(kernel, (taps, cin_g, filters))
+    up = ops.reshape(ops.cast(upstream, inputs.dtype), (-1, filters))
+    num_rows = ops.shape(g.flat)[0]
+    if scatter_add is None:
+
+        def scatter_add(acc, index, values):
+            summed = ops.segment_sum(values, index, num_segments=num_rows)
+            return summed if acc is None else acc + summed
+
+    d_flat = None
+    d_off, d_mask, d_kernel = [], [], []
+    for tap in range(taps):
+        corners = deform_tap_corners(g, tap)
+        mask_t = _tap_mask(g, tap)
+        columns, gathered = _tap_columns(g, corners, mask_t, inputs.dtype, take)
+        d_cols, d_k = _grouped_matmul_grads(
+            ops.reshape(columns, (-1, channels)), kernel_taps[tap], up, groups
+        )
+        d_kernel.append(d_k)
+        d_rows = ops.reshape(d_cols, (-1, g.cg))
+        d_py = d_px = d_m = 0.0
+        for (index, wy, wx, dwy, dwx), rows in zip(corners, gathered):
+            # The corner's weight gradient: the row-wise dot product of the
+            # columns' gradient with the corner's row.
+            s = ops.sum(ops.cast(d_rows * rows, "float32"), axis=-1)
+            m_s = s if mask_t is None else s * mask_t
+            d_py = d_py + dwy * wx * m_s
+            d_px = d_px + wy * dwx * m_s
+            if mask_t is not None:
+                d_m = d_m + wy * wx * s
+            weight = wy * wx if mask_t is None else wy * wx * mask_t
+            d_flat = scatter_add(d_flat, index, d_rows * ops.cast(weight, d_rows.dtype)[:, None])
+        d_off.append(ops.stack([d_py, d_px], axis=-1))
+        if mask_t is not None:
+            d_mask.append(d_m)
+    height, width = g.in_shape[1], g.in_shape[2]
+    if g.og > 1:
+        d_x = ops.reshape(d_flat, (-1, g.og, height, width, g.cg))
+        d_x = ops.reshape(ops.transpose(d_x, (0, 2, 3, 1, 4)), (-1, height, width, channels))
+    else:
+        d_x = ops.reshape(d_flat, (-1, height, width, channels))
+    # (taps, B*H'*W'*og, 2) -> (B, H', W', og, taps, 2)
+    d_off = ops.reshape(ops.stack(d_off, axis=1), (-1, g.out_h, g.out_w, g.og, taps, 2))
+    d_off = ops.reshape(d_off, ops.shape(offsets))
+    d_kernel = ops.reshape(ops.stack(d_kernel, axis=0), (kh, kw, cin_g, filters))
+    if mask is not None:
+        d_mask = ops.reshape(ops.stack(d_mask, axis=1), ops.shape(mask))
+        d_mask = ops.cast(d_mask, mask.dtype)
+    else:
+        d_mask = None
+    return (
+        ops.cast(d_x, inputs.dtype),
+        ops.cast(d_off, offsets.dtype),
+        ops.cast(d_kernel, kernel.dtype),
+        d_mask,
+    )
 
 
 @register_kernel
@@ -188,23 +325,14 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     Returns:
         (B, H', W', F) in the dtype of `inputs`.
 
-    The deformed im2col tensor (B*H'*W', kh*kw*C) is built by bilinear
-    gathers, one corner at a time (each out-of-range corner contributes
-    zero), then multiplied by the kernel once.
+    Bilinear gathers (each out-of-range corner contributes zero) and one
+    matmul per kernel tap (`deform_conv2d_forward`); the gradient is the
+    backend's automatic one.  The fast paths of JAX and TensorFlow attach
+    `deform_conv2d_backward` as the gradient instead.
     """
-    kh, kw, _, filters = (int(d) for d in kernel.shape)
-    channels = int(inputs.shape[-1])
-    flat, corners = deform_sampling_plan(
-        inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate
+    return deform_conv2d_forward(
+        inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups
     )
-    columns = None
-    for index, weight in corners:
-        term = ops.take(flat, index, axis=0) * ops.cast(weight, inputs.dtype)[:, None]
-        columns = term if columns is None else columns + term
-    columns = ops.reshape(columns, (-1, kh * kw * channels))
-    out = deform_grouped_matmul(columns, kernel, groups)
-    out_shape = ops.shape(offsets)
-    return ops.reshape(out, (-1, out_shape[1], out_shape[2], filters))
 
 
 # ---- equivariant (group convolution) kernels ----

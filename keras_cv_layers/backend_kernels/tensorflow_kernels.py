@@ -214,45 +214,75 @@ def _unpool_with_gather_grad(fn, inputs, indices):
 _DEFORM_XLA: dict = {}
 
 
-def _backprop_recorded(tensors) -> bool:
-    """Whether a gradient tape records any of `tensors` (a training step);
-    True when this cannot be told (a TF internal moved)."""
-    try:
-        from tensorflow.python.eager import record
-    except ImportError:
-        return True
-    return bool(record.should_record_backprop([t for t in tensors if t is not None]))
+def _deform_functions(key):
+    """The nested XLA forward and backward functions of one configuration."""
+    fns = _DEFORM_XLA.get(key)
+    if fns is None:
+        from keras_cv_layers.backend_kernels import generic
+
+        strides, padding, dilation_rate, groups, _ = key
+
+        def forward(x, off, k, *m):
+            return generic.deform_conv2d_forward(
+                x, off, k, m[0] if m else None, strides, padding, dilation_rate, groups
+            )
+
+        def backward(x, off, k, upstream, *m):
+            rows = tf.shape(x)[0] * tf.shape(x)[1] * tf.shape(x)[2]
+            rows = rows * (int(off.shape[-1]) // (2 * int(k.shape[0]) * int(k.shape[1])))
+
+            def scatter_add(acc, index, values):
+                if acc is None:
+                    acc = tf.zeros(tf.stack([rows, tf.shape(values)[1]]), values.dtype)
+                return tf.tensor_scatter_nd_add(acc, index[:, None], values)
+
+            grads = generic.deform_conv2d_backward(
+                x,
+                off,
+                k,
+                m[0] if m else None,
+                upstream,
+                strides,
+                padding,
+                dilation_rate,
+                groups,
+                scatter_add=scatter_add,
+            )
+            return grads if m else grads[:3]
+
+        fns = _DEFORM_XLA[key] = (
+            tf.function(forward, jit_compile=True, autograph=False),
+            tf.function(backward, jit_compile=True, autograph=False),
+        )
+    return fns
 
 
 def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
-    """Inference: the generic kernel in a nested `tf.function(jit_compile=True)`,
-    float32 only.  XLA fuses the plan's elementwise passes and the four
-    corner gathers with their bilinear weighting into the one im2col
-    tensor, where the op-by-op graph writes a dozen tensors of that size
-    (forward about 3x faster, benchmarks/deformable.py).  Declined (the
-    generic graph runs) when a gradient tape records the arguments: TF's
-    gradient of the XLA function (XLA CPU scatter-adds) measured slower than
-    the graph's (fwd+bwd 387 vs 228 ms for the op, 436 vs 389 ms for the
-    layer, B=8, 64x64x32); also declined for mixed precision and inside an
-    outer XLA compilation, where the generic kernel inlines.  Unknown
-    dimensions are fine (XLA compiles per concrete shape at run time)."""
+    """The generic kernel (tap by tap) in a nested
+    `tf.function(jit_compile=True)`, float32 only, with
+    `generic.deform_conv2d_backward` (also one XLA function, its scatter-adds
+    in place) as its gradient.  XLA fuses each tap's plan and four corner
+    gathers with their bilinear weighting into one pass, where the op-by-op
+    graph writes a dozen tensors of that size (benchmarks/deformable.py).
+    Declined for mixed precision and inside an outer XLA compilation, where
+    the generic kernel inlines.  Unknown dimensions are fine (XLA compiles
+    per concrete shape at run time)."""
     if inputs.dtype != tf.float32 or kernel.dtype != tf.float32 or _pool_in_xla():
         return NotImplemented
-    if _backprop_recorded((inputs, offsets, kernel, mask)):
+    if mask is not None and mask.dtype != tf.float32 or offsets.dtype != tf.float32:
         return NotImplemented
-    from keras_cv_layers.backend_kernels import generic
-
     key = (tuple(strides), padding, tuple(dilation_rate), int(groups), mask is None)
-    fn = _DEFORM_XLA.get(key)
-    if fn is None:
+    forward, backward = _deform_functions(key)
+    extra = () if mask is None else (mask,)
 
-        def deform(x, off, k, *m):
-            return generic.deform_conv2d(x, off, k, m[0] if m else None, *key[:4])
+    @tf.custom_gradient
+    def run(x, off, k, *m):
+        def grad(upstream):
+            return backward(x, off, k, upstream, *m)
 
-        fn = _DEFORM_XLA[key] = tf.function(deform, jit_compile=True, autograph=False)
-    if mask is None:
-        return fn(inputs, offsets, kernel)
-    return fn(inputs, offsets, kernel, mask)
+        return forward(x, off, k, *m), grad
+
+    return run(inputs, offsets, kernel, *extra)
 
 
 # ---- blocks kernels ----
