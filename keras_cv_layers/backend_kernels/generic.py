@@ -245,8 +245,9 @@ def deform_conv2d_backward(
     and the mask's) are its dot products with the gathered corner rows; the
     kernel gradient is `columnsᵀ @ upstream`.  The corner rows are gathered
     once per tap and serve the columns and the weights' gradients.
-    `scatter_add(acc, index, values)` overrides the accumulation into the
-    (B*og*H*W, C/og) input gradient (default: segment sums)."""
+    `scatter_add(acc, index, values)` overrides the accumulation of `values`
+    at rows `index` of the (B*og*H*W, C/og) input gradient `acc`, which
+    starts as zeros (default: segment sums)."""
     kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
     channels = int(inputs.shape[-1])
     g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
@@ -257,10 +258,9 @@ def deform_conv2d_backward(
     if scatter_add is None:
 
         def scatter_add(acc, index, values):
-            summed = ops.segment_sum(values, index, num_segments=num_rows)
-            return summed if acc is None else acc + summed
+            return acc + ops.segment_sum(values, index, num_segments=num_rows)
 
-    d_flat = None
+    d_flat = ops.zeros_like(g.flat)
     d_off, d_mask, d_kernel = [], [], []
     for tap in range(taps):
         corners = deform_tap_corners(g, tap)

@@ -17,6 +17,10 @@ def _take_in_bounds(rows, index):
     return rows.at[index].get(mode="promise_in_bounds")
 
 
+def _scatter_add_in_bounds(acc, index, values):
+    return acc.at[index].add(values, mode="promise_in_bounds")
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
 def _deform(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
     return _generic.deform_conv2d_forward(
@@ -31,15 +35,6 @@ def _deform_fwd(inputs, offsets, kernel, mask, strides, padding, dilation_rate, 
 
 def _deform_bwd(strides, padding, dilation_rate, groups, residuals, upstream):
     inputs, offsets, kernel, mask = residuals
-    batch, height, width, channels = inputs.shape
-    og = offsets.shape[-1] // (2 * kernel.shape[0] * kernel.shape[1])
-    rows = batch * og * height * width
-
-    def scatter_add(acc, index, values):
-        if acc is None:
-            acc = jax.numpy.zeros((rows, values.shape[-1]), values.dtype)
-        return acc.at[index].add(values, mode="promise_in_bounds")
-
     return _generic.deform_conv2d_backward(
         inputs,
         offsets,
@@ -51,7 +46,7 @@ def _deform_bwd(strides, padding, dilation_rate, groups, residuals, upstream):
         dilation_rate,
         groups,
         _take_in_bounds,
-        scatter_add,
+        _scatter_add_in_bounds,
     )
 
 

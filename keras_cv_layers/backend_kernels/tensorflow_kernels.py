@@ -227,15 +227,10 @@ def _deform_functions(key):
                 x, off, k, m[0] if m else None, strides, padding, dilation_rate, groups
             )
 
+        def scatter_add(acc, index, values):
+            return tf.tensor_scatter_nd_add(acc, index[:, None], values)
+
         def backward(x, off, k, upstream, *m):
-            rows = tf.shape(x)[0] * tf.shape(x)[1] * tf.shape(x)[2]
-            rows = rows * (int(off.shape[-1]) // (2 * int(k.shape[0]) * int(k.shape[1])))
-
-            def scatter_add(acc, index, values):
-                if acc is None:
-                    acc = tf.zeros(tf.stack([rows, tf.shape(values)[1]]), values.dtype)
-                return tf.tensor_scatter_nd_add(acc, index[:, None], values)
-
             grads = generic.deform_conv2d_backward(
                 x,
                 off,
@@ -269,7 +264,7 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     per concrete shape at run time)."""
     if inputs.dtype != tf.float32 or kernel.dtype != tf.float32 or _pool_in_xla():
         return NotImplemented
-    if mask is not None and mask.dtype != tf.float32 or offsets.dtype != tf.float32:
+    if offsets.dtype != tf.float32 or (mask is not None and mask.dtype != tf.float32):
         return NotImplemented
     key = (tuple(strides), padding, tuple(dilation_rate), int(groups), mask is None)
     forward, backward = _deform_functions(key)
