@@ -128,11 +128,23 @@ def deform_tap_corners(g: DeformGeometry, tap: int):
     (row `((b*H' + i)*W' + j)*og + o`): int32 `index` into `g.flat` (clamped),
     float32 weights `wy`, `wx` (zero where the corner lies outside the input)
     and their derivatives by the sampling position (0 or +-1)."""
+    dy, dx = deform_tap_position(g, tap)
+    return deform_corners(g, g.off[:, :, :, :, tap, :], dy, dx)
+
+
+def deform_tap_position(g: DeformGeometry, tap: int) -> tuple[float, float]:
+    """The undeformed (row, col) displacement of kernel tap `tap`."""
     kw = g.kernel_size[1]
     dh, dw = g.dilation_rate
-    off = g.off[:, :, :, :, tap, :]
-    py = g.rows + float((tap // kw) * dh) + off[..., 0]
-    px = g.cols + float((tap % kw) * dw) + off[..., 1]
+    return float((tap // kw) * dh), float((tap % kw) * dw)
+
+
+def deform_corners(g: DeformGeometry, off, dy, dx):
+    """`deform_tap_corners` for one tap given as its offsets `off` (B, H',
+    W', og, 2) and its displacement `dy`, `dx` (Python or traced floats:
+    a backend may loop over the taps)."""
+    py = g.rows + dy + off[..., 0]
+    px = g.cols + dx + off[..., 1]
     y0f = ops.floor(py)
     x0f = ops.floor(px)
     ly = py - y0f
@@ -202,26 +214,109 @@ def _grouped_matmul_grads(columns, kernel_t, upstream, groups: int):
     return ops.reshape(d_cols, (-1, groups * cin_g)), ops.reshape(d_k, (cin_g, filters))
 
 
+def deform_tap_forward(g: DeformGeometry, corners, mask_t, kernel_t, groups: int, take=None):
+    """One tap's share of the output, (B*H'*W', F): its bilinear samples
+    (four corner gathers; `corners` from `deform_corners`, `mask_t` (N,) or
+    None) times its kernel slice `kernel_t` (C/groups, F)."""
+    columns, _ = _tap_columns(g, corners, mask_t, g.flat.dtype, take)
+    channels = g.og * g.cg
+    return _grouped_matmul(ops.reshape(columns, (-1, channels)), kernel_t, groups)
+
+
+def deform_tap_backward(
+    g: DeformGeometry, corners, mask_t, kernel_t, up, d_flat, groups: int, take, scatter_add
+):
+    """One tap's gradients for the output gradient `up` (B*H'*W', F):
+    `(d_flat, d_off_t, d_kernel_t, d_mask_t)`, with the input gradient
+    `d_flat` (rows of `g.flat`) accumulated by `scatter_add`, `d_off_t`
+    (N, 2) [dy, dx] and `d_mask_t` (N,) (None without a mask).  The
+    columns' gradient is `up @ kernel_tᵀ`; the input gradient scatter-adds
+    it, weighted, to the four corners; the weights' gradients (hence the
+    offsets' and the mask's) are its dot products with the gathered corner
+    rows, which are gathered once and also serve the columns of the kernel
+    gradient `columnsᵀ @ up`."""
+    channels = g.og * g.cg
+    columns, gathered = _tap_columns(g, corners, mask_t, g.flat.dtype, take)
+    d_cols, d_k = _grouped_matmul_grads(ops.reshape(columns, (-1, channels)), kernel_t, up, groups)
+    d_rows = ops.reshape(d_cols, (-1, g.cg))
+    d_py = d_px = d_m = 0.0
+    for (index, wy, wx, dwy, dwx), rows in zip(corners, gathered):
+        # The corner's weight gradient: the row-wise dot product of the
+        # columns' gradient with the corner's row.
+        s = ops.sum(ops.cast(d_rows * rows, "float32"), axis=-1)
+        m_s = s if mask_t is None else s * mask_t
+        d_py = d_py + dwy * wx * m_s
+        d_px = d_px + wy * dwx * m_s
+        if mask_t is not None:
+            d_m = d_m + wy * wx * s
+        weight = wy * wx if mask_t is None else wy * wx * mask_t
+        d_flat = scatter_add(d_flat, index, d_rows * ops.cast(weight, d_rows.dtype)[:, None])
+    d_mask_t = None if mask_t is None else d_m
+    return d_flat, ops.stack([d_py, d_px], axis=-1), d_k, d_mask_t
+
+
 def deform_conv2d_forward(
     inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups, take=None
 ):
     """The computation of `deform_conv2d` (see there), one kernel tap at a
-    time: each tap's (B*H'*W', C) bilinear samples (four corner gathers)
+    time (`deform_tap_forward`): each tap's (B*H'*W', C) bilinear samples
     times that tap's kernel slice, accumulated.  Tap by tap, no intermediate
     is larger than 1/(kh*kw) of the im2col tensor (XLA then keeps every
     buffer small and each gather loop runs over whole C/og rows).  `take(rows,
     index)` overrides the row gather (a backend's in-bounds gather)."""
     kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
-    channels = int(inputs.shape[-1])
     g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
     kernel_taps = ops.reshape(kernel, (kh * kw, cin_g, filters))
     out = None
     for tap in range(kh * kw):
         corners = deform_tap_corners(g, tap)
-        columns, _ = _tap_columns(g, corners, _tap_mask(g, tap), inputs.dtype, take)
-        term = _grouped_matmul(ops.reshape(columns, (-1, channels)), kernel_taps[tap], groups)
+        term = deform_tap_forward(g, corners, _tap_mask(g, tap), kernel_taps[tap], groups, take)
         out = term if out is None else out + term
     return ops.reshape(out, (-1, g.out_h, g.out_w, filters))
+
+
+def deform_default_scatter_add(g: DeformGeometry):
+    """The generic `scatter_add(acc, index, values)` of the backward pass:
+    `acc` plus the segment sums of `values` over the rows of `g.flat`."""
+    num_rows = ops.shape(g.flat)[0]
+
+    def scatter_add(acc, index, values):
+        return acc + ops.segment_sum(values, index, num_segments=num_rows)
+
+    return scatter_add
+
+
+def deform_finish_gradients(
+    g: DeformGeometry, inputs, offsets, kernel, mask, d_flat, d_off, d_kernel, d_mask
+):
+    """The gradients `(d_inputs, d_offsets, d_kernel, d_mask)` in the
+    arguments' shapes and dtypes, from the input rows' gradient `d_flat` and
+    the per-tap ones stacked on a leading taps axis: `d_off` (taps, N, 2),
+    `d_kernel` (taps, C/groups, F), `d_mask` (taps, N) or None."""
+    kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
+    taps = kh * kw
+    channels = g.og * g.cg
+    height, width = g.in_shape[1], g.in_shape[2]
+    if g.og > 1:
+        d_x = ops.reshape(d_flat, (-1, g.og, height, width, g.cg))
+        d_x = ops.reshape(ops.transpose(d_x, (0, 2, 3, 1, 4)), (-1, height, width, channels))
+    else:
+        d_x = ops.reshape(d_flat, (-1, height, width, channels))
+    # (taps, B*H'*W'*og, 2) -> (B, H', W', og, taps, 2)
+    d_off = ops.transpose(ops.reshape(d_off, (taps, -1, 2)), (1, 0, 2))
+    d_off = ops.reshape(d_off, ops.shape(offsets))
+    d_kernel = ops.reshape(d_kernel, (kh, kw, cin_g, filters))
+    if mask is not None:
+        d_mask = ops.reshape(ops.transpose(ops.reshape(d_mask, (taps, -1))), ops.shape(mask))
+        d_mask = ops.cast(d_mask, mask.dtype)
+    else:
+        d_mask = None
+    return (
+        ops.cast(d_x, inputs.dtype),
+        ops.cast(d_off, offsets.dtype),
+        ops.cast(d_kernel, kernel.dtype),
+        d_mask,
+    )
 
 
 def deform_conv2d_backward(
@@ -239,73 +334,128 @@ def deform_conv2d_backward(
 ):
     """Gradients `(d_inputs, d_offsets, d_kernel, d_mask)` of
     `deform_conv2d_forward` for the output gradient `upstream` (B, H', W', F)
-    (`d_mask` None without a mask), written out tap by tap: the columns'
-    gradient is `upstream @ kernel_tapᵀ`; the input gradient scatter-adds it,
-    weighted, to the four corners; the weights' gradients (hence the offsets'
-    and the mask's) are its dot products with the gathered corner rows; the
-    kernel gradient is `columnsᵀ @ upstream`.  The corner rows are gathered
-    once per tap and serve the columns and the weights' gradients.
+    (`d_mask` None without a mask), tap by tap (`deform_tap_backward`).
     `scatter_add(acc, index, values)` overrides the accumulation of `values`
     at rows `index` of the (B*og*H*W, C/og) input gradient `acc`, which
-    starts as zeros (default: segment sums)."""
+    starts as zeros (default: `deform_default_scatter_add`)."""
     kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
-    channels = int(inputs.shape[-1])
     g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
     taps = kh * kw
     kernel_taps = ops.reshape(kernel, (taps, cin_g, filters))
     up = ops.reshape(ops.cast(upstream, inputs.dtype), (-1, filters))
-    num_rows = ops.shape(g.flat)[0]
-    if scatter_add is None:
-
-        def scatter_add(acc, index, values):
-            return acc + ops.segment_sum(values, index, num_segments=num_rows)
-
+    scatter_add = scatter_add or deform_default_scatter_add(g)
     d_flat = ops.zeros_like(g.flat)
     d_off, d_mask, d_kernel = [], [], []
     for tap in range(taps):
         corners = deform_tap_corners(g, tap)
-        mask_t = _tap_mask(g, tap)
-        columns, gathered = _tap_columns(g, corners, mask_t, inputs.dtype, take)
-        d_cols, d_k = _grouped_matmul_grads(
-            ops.reshape(columns, (-1, channels)), kernel_taps[tap], up, groups
+        d_flat, d_off_t, d_k, d_m = deform_tap_backward(
+            g, corners, _tap_mask(g, tap), kernel_taps[tap], up, d_flat, groups, take, scatter_add
         )
+        d_off.append(d_off_t)
         d_kernel.append(d_k)
-        d_rows = ops.reshape(d_cols, (-1, g.cg))
-        d_py = d_px = d_m = 0.0
-        for (index, wy, wx, dwy, dwx), rows in zip(corners, gathered):
-            # The corner's weight gradient: the row-wise dot product of the
-            # columns' gradient with the corner's row.
-            s = ops.sum(ops.cast(d_rows * rows, "float32"), axis=-1)
-            m_s = s if mask_t is None else s * mask_t
-            d_py = d_py + dwy * wx * m_s
-            d_px = d_px + wy * dwx * m_s
-            if mask_t is not None:
-                d_m = d_m + wy * wx * s
-            weight = wy * wx if mask_t is None else wy * wx * mask_t
-            d_flat = scatter_add(d_flat, index, d_rows * ops.cast(weight, d_rows.dtype)[:, None])
-        d_off.append(ops.stack([d_py, d_px], axis=-1))
-        if mask_t is not None:
-            d_mask.append(d_m)
-    height, width = g.in_shape[1], g.in_shape[2]
-    if g.og > 1:
-        d_x = ops.reshape(d_flat, (-1, g.og, height, width, g.cg))
-        d_x = ops.reshape(ops.transpose(d_x, (0, 2, 3, 1, 4)), (-1, height, width, channels))
-    else:
-        d_x = ops.reshape(d_flat, (-1, height, width, channels))
-    # (taps, B*H'*W'*og, 2) -> (B, H', W', og, taps, 2)
-    d_off = ops.reshape(ops.stack(d_off, axis=1), (-1, g.out_h, g.out_w, g.og, taps, 2))
-    d_off = ops.reshape(d_off, ops.shape(offsets))
-    d_kernel = ops.reshape(ops.stack(d_kernel, axis=0), (kh, kw, cin_g, filters))
-    if mask is not None:
-        d_mask = ops.reshape(ops.stack(d_mask, axis=1), ops.shape(mask))
-        d_mask = ops.cast(d_mask, mask.dtype)
-    else:
-        d_mask = None
-    return (
-        ops.cast(d_x, inputs.dtype),
-        ops.cast(d_off, offsets.dtype),
-        ops.cast(d_kernel, kernel.dtype),
-        d_mask,
+        d_mask.append(d_m)
+    return deform_finish_gradients(
+        g,
+        inputs,
+        offsets,
+        kernel,
+        mask,
+        d_flat,
+        ops.stack(d_off, axis=0),
+        ops.stack(d_kernel, axis=0),
+        None if mask is None else ops.stack(d_mask, axis=0),
+    )
+
+
+def deform_tap_plan(g: DeformGeometry, kernel, fold_weights: bool):
+    """Every tap's four bilinear corners at once, for a loop over the taps
+    (`deform_conv2d_forward_scan`): a list of four `(index, wy, wx, dwy,
+    dwx)` (see `deform_corners`), each of shape (taps, N); the mask (taps,
+    N) or None; the kernel slices (taps, C/groups, F).
+
+    Computed before the loop, so that in XLA each gather reads a
+    materialised index (fused into the gather, the index arithmetic runs
+    once per gathered element, not once per row: several times slower on
+    the CPU).  With `fold_weights` (the forward pass) `wy` is the whole
+    weight `wy * wx * mask`, and `wx`, the derivatives and the mask are None."""
+    kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
+    taps = kh * kw
+    off = ops.moveaxis(g.off, 4, 0)  # (taps, B, H', W', og, 2)
+    pos = [deform_tap_position(g, t) for t in range(taps)]
+    dy, dx = (
+        ops.reshape(ops.convert_to_tensor([p[i] for p in pos], "float32"), (taps, 1, 1, 1, 1))
+        for i in range(2)
+    )
+    mask = None if g.mask is None else ops.reshape(ops.moveaxis(g.mask, 4, 0), (taps, -1))
+    plan = []
+    for corner in deform_corners(g, off, dy, dx):
+        index, wy, wx, dwy, dwx = (ops.reshape(v, (taps, -1)) for v in corner)
+        if fold_weights:
+            weight = wy * wx if mask is None else wy * wx * mask
+            plan.append((index, weight, None, None, None))
+        else:
+            plan.append((index, wy, wx, dwy, dwx))
+    return plan, None if fold_weights else mask, ops.reshape(kernel, (taps, cin_g, filters))
+
+
+def deform_conv2d_forward_scan(
+    inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups, scan, take=None
+):
+    """`deform_conv2d_forward` as a loop over the taps, `scan(body, init,
+    xs) -> (carry, ys)` (`jax.lax.scan` semantics; None leaves allowed), on
+    the precomputed `deform_tap_plan`.  For XLA: the loop keeps one tap's
+    buffers alive, which the next tap reuses (the unrolled taps' buffers
+    outgrow the size from which malloc maps fresh, page-faulting memory on
+    every call), and each gather reads a materialised index."""
+    kh, kw, _, filters = (int(d) for d in kernel.shape)
+    g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
+    plan, _, kernel_taps = deform_tap_plan(g, kernel, fold_weights=True)
+
+    def body(out, xs):
+        plan_t, kernel_t = xs
+        corners = [(index, weight, 1.0, None, None) for index, weight, *_ in plan_t]
+        return out + deform_tap_forward(g, corners, None, kernel_t, groups, take), None
+
+    rows = ops.shape(plan[0][0])[1] // g.og
+    out0 = ops.zeros((rows, filters), inputs.dtype)
+    out, _ = scan(body, out0, (plan, kernel_taps))
+    return ops.reshape(out, (-1, g.out_h, g.out_w, filters))
+
+
+def deform_conv2d_backward_scan(
+    inputs,
+    offsets,
+    kernel,
+    mask,
+    upstream,
+    strides,
+    padding,
+    dilation_rate,
+    groups,
+    scan,
+    take=None,
+    scatter_add=None,
+):
+    """`deform_conv2d_backward` as a loop over the taps (see
+    `deform_conv2d_forward_scan`), the input gradient the loop's carry."""
+    kh, kw, _, filters = (int(d) for d in kernel.shape)
+    g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
+    plan, mask_taps, kernel_taps = deform_tap_plan(g, kernel, fold_weights=False)
+    up = ops.reshape(ops.cast(upstream, inputs.dtype), (-1, filters))
+    scatter_add = scatter_add or deform_default_scatter_add(g)
+
+    def body(d_flat, xs):
+        plan_t, mask_t, kernel_t = xs
+        d_flat, d_off_t, d_k, d_m = deform_tap_backward(
+            g, plan_t, mask_t, kernel_t, up, d_flat, groups, take, scatter_add
+        )
+        return d_flat, (d_off_t, d_k, d_m)
+
+    d_flat, (d_off, d_kernel, d_mask) = scan(
+        body, ops.zeros_like(g.flat), (plan, mask_taps, kernel_taps)
+    )
+    return deform_finish_gradients(
+        g, inputs, offsets, kernel, mask, d_flat, d_off, d_kernel, d_mask
     )
 
 

@@ -23,8 +23,17 @@ def _scatter_add_in_bounds(acc, index, values):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6, 7))
 def _deform(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
-    return _generic.deform_conv2d_forward(
-        inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups, _take_in_bounds
+    return _generic.deform_conv2d_forward_scan(
+        inputs,
+        offsets,
+        kernel,
+        mask,
+        strides,
+        padding,
+        dilation_rate,
+        groups,
+        jax.lax.scan,
+        _take_in_bounds,
     )
 
 
@@ -35,7 +44,7 @@ def _deform_fwd(inputs, offsets, kernel, mask, strides, padding, dilation_rate, 
 
 def _deform_bwd(strides, padding, dilation_rate, groups, residuals, upstream):
     inputs, offsets, kernel, mask = residuals
-    return _generic.deform_conv2d_backward(
+    return _generic.deform_conv2d_backward_scan(
         inputs,
         offsets,
         kernel,
@@ -45,6 +54,7 @@ def _deform_bwd(strides, padding, dilation_rate, groups, residuals, upstream):
         padding,
         dilation_rate,
         groups,
+        jax.lax.scan,
         _take_in_bounds,
         _scatter_add_in_bounds,
     )
@@ -59,12 +69,16 @@ def _deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rat
 
 
 def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups):
-    """The generic kernel tap by tap with in-bounds gathers (the plan clamps
-    its indices), compiled as one program (also in eager mode: one
-    compilation per shape instead of one per op), and with
-    `generic.deform_conv2d_backward` as its gradient (in-place in-bounds
-    scatter-adds into one input-gradient buffer), several times faster
-    than XLA's derivative of the gathers."""
+    """The generic kernel as a `lax.scan` over the kernel taps
+    (`generic.deform_conv2d_forward_scan`: every tap's corner indices and
+    weights computed before the loop, one tap's buffers reused by the next;
+    on the CPU ~2x faster than the unrolled taps, measured in
+    benchmarks/deformable.py) with in-bounds gathers (the plan clamps its
+    indices), compiled as one program (also in eager mode: one compilation
+    per shape instead of one per op), and with
+    `generic.deform_conv2d_backward_scan` as its gradient (in-place
+    in-bounds scatter-adds into the loop's input-gradient carry), several
+    times faster than XLA's derivative of the gathers."""
     return _deform_conv2d(
         inputs, offsets, kernel, mask, tuple(strides), padding, tuple(dilation_rate), int(groups)
     )
