@@ -7,6 +7,7 @@ the generic kernel (values are checked in test_dispatch.py), on the
 dispatch cases: strides, dilation, offset groups, groups, a mask.
 """
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -49,3 +50,40 @@ def test_fast_path_gradients_match_generic(case):
         assert got is not None, name
         scale = max(float(np.max(np.abs(want))), 1.0)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * scale, err_msg=name)
+
+
+def _python_scan(body, init, xs):
+    """`jax.lax.scan` semantics as a Python loop (None leaves kept)."""
+    leaves = [v for v in keras.tree.flatten(xs) if v is not None]
+    carry, ys = init, []
+    for i in range(int(leaves[0].shape[0])):
+        carry, y = body(
+            carry, keras.tree.map_structure(lambda v, i=i: None if v is None else v[i], xs)
+        )
+        ys.append(y)
+    stack = lambda *v: None if v[0] is None else ops.stack(v, axis=0)  # noqa: E731
+    return carry, keras.tree.map_structure(stack, *ys)
+
+
+@pytest.mark.parametrize("case", range(len(_CASES)))
+def test_scan_formulation_matches_unrolled(case):
+    """`deform_conv2d_{forward,backward}_scan` (the taps as a loop over a
+    precomputed corner plan; JAX's fast path) give the numbers of the
+    unrolled generic forward and backward, on every backend."""
+    (x, offsets, kernel, mask, *static), _, _ = _CASES[case]
+    args = [ops.convert_to_tensor(v) if v is not None else None for v in (x, offsets, kernel, mask)]
+    want = generic.deform_conv2d_forward(*args, *static)
+    got = generic.deform_conv2d_forward_scan(*args, *static, _python_scan)
+    np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(want), atol=1e-5)
+    upstream = ops.convert_to_tensor(
+        np.random.default_rng(case).normal(size=tuple(want.shape)).astype("float32")
+    )
+    want_grads = generic.deform_conv2d_backward(*args, upstream, *static)
+    got_grads = generic.deform_conv2d_backward_scan(*args, upstream, *static, _python_scan)
+    for name, g, w in zip(("inputs", "offsets", "kernel", "mask"), got_grads, want_grads):
+        if w is None:
+            assert g is None, name
+            continue
+        w = ops.convert_to_numpy(w)
+        scale = max(float(np.max(np.abs(w))), 1.0)
+        np.testing.assert_allclose(ops.convert_to_numpy(g), w, atol=1e-5 * scale, err_msg=name)
