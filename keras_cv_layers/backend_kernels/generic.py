@@ -478,7 +478,8 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     Bilinear gathers (each out-of-range corner contributes zero) and one
     matmul per kernel tap (`deform_conv2d_forward`); the gradient is the
     backend's automatic one.  The fast paths of JAX and TensorFlow attach
-    `deform_conv2d_backward` as the gradient instead.
+    the hand-written backward as the gradient instead
+    (`deform_conv2d_backward_scan` on JAX, `deform_conv2d_backward` on TF).
     """
     return deform_conv2d_forward(
         inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups

@@ -1,10 +1,12 @@
 """The deformable fast paths' gradients equal the generic kernel's.
 
-On JAX and TensorFlow the fast path attaches the hand-written
-`generic.deform_conv2d_backward` as its gradient; on torch it is
-`grid_sample`'s.  Each is checked here against the automatic gradient of
-the generic kernel (values are checked in test_dispatch.py), on the
-dispatch cases: strides, dilation, offset groups, groups, a mask.
+On JAX and TensorFlow the fast path attaches the hand-written backward as
+its gradient (`generic.deform_conv2d_backward_scan` on JAX,
+`generic.deform_conv2d_backward` on TF); on torch it is `grid_sample`'s.
+Each is checked here against the automatic gradient of the generic kernel
+(values are checked in test_dispatch.py), on the dispatch cases: strides,
+dilation, offset groups, groups, a mask.  The scan formulation is also
+checked against the unrolled one on every backend.
 """
 
 import keras
