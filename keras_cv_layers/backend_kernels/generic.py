@@ -63,8 +63,9 @@ def depthwise_conv(inputs, kernel, strides, padding: str, dilation_rate, data_fo
 
 
 # ---- deformable kernels ----
-def _deform_same_pads(length, kernel: int, stride: int, dilation: int, padding: str):
-    """Leading zero padding of one axis ("valid": 0; "same": Keras/TF amount)."""
+def deform_pad_before(length, kernel: int, stride: int, dilation: int, padding: str):
+    """Leading zero padding of one axis of a deformable convolution
+    ("valid": 0; "same": the Keras/TF amount); shared by the fast paths."""
     if padding == "valid":
         return 0
     from keras_cv_layers.utils.argument_validation import same_padding_amounts
@@ -101,8 +102,8 @@ def deform_geometry(inputs, offsets, mask, kernel_size, strides, padding, dilati
     g.cg = cg = int(channels) // og
     out_shape = ops.shape(offsets)
     g.out_h, g.out_w = out_h, out_w = out_shape[1], out_shape[2]
-    pad_top = _deform_same_pads(height, kh, sh, dh, padding)
-    pad_left = _deform_same_pads(width, kw, sw, dw, padding)
+    pad_top = deform_pad_before(height, kh, sh, dh, padding)
+    pad_left = deform_pad_before(width, kw, sw, dw, padding)
     g.off = ops.reshape(ops.cast(offsets, "float32"), (-1, out_h, out_w, og, taps, 2))
     g.mask = None
     if mask is not None:

@@ -187,14 +187,6 @@ def blocked_attention(q, k, v, valid, bias, rel, index, block: int, halo: tuple,
 
 
 # ---- deformable kernels ----
-def _deform_pad_before(length: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
-    if padding == "valid":
-        return 0
-    from keras_cv_layers.utils.argument_validation import same_padding_amounts
-
-    return same_padding_amounts(int(length), kernel, stride, dilation)[0]
-
-
 _DEFORM_BASE_GRIDS: dict = {}
 
 
@@ -242,8 +234,8 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     taps = kh * kw
     og = n_off // (2 * taps)
     cg = channels // og
-    pad_top = _deform_pad_before(height, kh, strides[0], dilation_rate[0], padding)
-    pad_left = _deform_pad_before(width, kw, strides[1], dilation_rate[1], padding)
+    pad_top = _generic.deform_pad_before(height, kh, strides[0], dilation_rate[0], padding)
+    pad_left = _generic.deform_pad_before(width, kw, strides[1], dilation_rate[1], padding)
     x = inputs.permute(0, 3, 1, 2).reshape(batch * og, cg, height, width)
     base, scale = _deform_base_grid(
         (kh, kw),
