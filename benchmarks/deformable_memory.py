@@ -46,8 +46,8 @@ def _status_kb(field: str) -> int:
 
 def _child(case: str, step: str) -> dict:
     """Measures one (case, step) in this process (the backend is already set)."""
-    if "torch" in sys.modules or os.environ.get("KERAS_BACKEND") == "torch":
-        import torch  # noqa: F401  (before tensorflow, if both are installed)
+    import torch  # noqa: F401  (the RSS rows are torch's; before tensorflow, if installed)
+
     sys.path.insert(0, str(HERE))
     import deformable
     import keras
@@ -108,19 +108,18 @@ def _jax_op_memory() -> dict:
     return rows
 
 
-def _run_child(backend: str, case: str, step: str) -> dict:
-    env = dict(os.environ, KERAS_BACKEND=backend, MALLOC_MMAP_THRESHOLD_="65536")
+def _run_child(backend: str, *args: str, **env_extra: str):
+    """The JSON that `--child *args` prints, run in a fresh process on `backend`."""
+    env = dict(os.environ, KERAS_BACKEND=backend, **env_extra)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     out = subprocess.run(
-        [sys.executable, __file__, "--child", case, step],
+        [sys.executable, __file__, "--child", *args],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    row = json.loads(out.strip().splitlines()[-1])
-    row["backend"] = backend
-    return row
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
@@ -139,20 +138,15 @@ def main(argv=None) -> int:
     print(f"{'backend':<11} {'step':<8} {'DeformableConv2D MB':>20} {'Conv2D MB':>10} {'ratio':>7}")
     for backend in backends:
         if backend == "jax":
-            env = dict(os.environ, KERAS_BACKEND="jax")
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", "jax-op", "-"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            op_rows = json.loads(out.strip().splitlines()[-1])
+            op_rows = _run_child("jax", "jax-op", "-")
         for step in STEPS:
             if backend == "jax":
                 peaks = {case: op_rows[f"{case}|{step}"] for case in CASES}
             else:
-                peaks = {case: _run_child(backend, case, step)["peak_mb"] for case in CASES}
+                peaks = {
+                    case: _run_child(backend, case, step, MALLOC_MMAP_THRESHOLD_="65536")["peak_mb"]
+                    for case in CASES
+                }
             ratio = peaks["DeformableConv2D"] / max(peaks["Conv2D"], 1e-9)
             print(
                 f"{backend:<11} {step:<8} {peaks['DeformableConv2D']:>20.1f} "
