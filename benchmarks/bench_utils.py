@@ -92,6 +92,53 @@ def time_interleaved(
     )
 
 
+def device_forward(model: keras.Model) -> Callable[[object], object]:
+    """``f(x)``: `model`'s forward pass compiled as Keras' ``predict`` compiles
+    it (``jax.jit`` on JAX, ``tf.function`` with the model's ``jit_compile``
+    on TensorFlow, ``torch.no_grad`` on torch), returning the backend's own
+    output tensor once it is computed.
+
+    ``predict_on_batch`` also copies the output into a new numpy array on
+    JAX and TensorFlow (torch hands a view), a cost set by the output's size,
+    not by the layer; this timer leaves that copy out.
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        call = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
+
+        def forward(x):
+            trainable = [v.value for v in model.trainable_variables]
+            non_trainable = [v.value for v in model.non_trainable_variables]
+            return jax.block_until_ready(call(trainable, non_trainable, x))
+
+        return forward
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        call = tf.function(lambda x: model(x, training=False), jit_compile=bool(model.jit_compile))
+
+        def forward(x):
+            out = call(x)
+            tf.test.experimental.sync_devices()
+            return out
+
+        return forward
+    if backend == "torch":
+        import torch
+
+        def forward(x):
+            with torch.no_grad():
+                out = model(x, training=False)
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            return out
+
+        return forward
+    return lambda x: model(x, training=False)
+
+
 def single_layer_model(
     layer: keras.layers.Layer, input_shape: tuple[int, ...], jit_compile: str | bool = "auto"
 ) -> keras.Model:

@@ -290,16 +290,44 @@ def test_bench_passes_output_paths_to_the_runner(monkeypatch, tmp_path):
     assert "--png" not in commands[0] and "--json" not in commands[0]
 
 
-def _bench_report_module():
+def _bench_module(name: str):
+    """A module of the checkout's `benchmarks/` folder (skips without it)."""
     import importlib.util
 
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", "report.py")
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", f"{name}.py")
     if not os.path.isfile(path):
         pytest.skip("no benchmarks/ folder")
-    spec = importlib.util.spec_from_file_location("kcl_bench_report", path)
+    spec = importlib.util.spec_from_file_location(f"kcl_bench_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def _bench_report_module():
+    return _bench_module("report")
+
+
+def test_bench_device_forward_is_the_models_forward():
+    # The benchmarks' forward timer must compute what predict_on_batch
+    # computes, with the model's current weights (read at every call).
+    bench_utils = _bench_module("bench_utils")
+    inputs = keras.Input((4, 4, 3), batch_size=2)
+    hidden = keras.layers.Conv2D(5, 3, padding="same")(inputs)
+    model = keras.Model(inputs, keras.layers.BatchNormalization()(hidden))
+    model.compile(optimizer="sgd", loss="mse")
+    x = keras.ops.convert_to_tensor(
+        np.random.default_rng(0).standard_normal((2, 4, 4, 3)), "float32"
+    )
+    forward = bench_utils.device_forward(model)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(forward(x)), model.predict_on_batch(x), rtol=1e-5, atol=1e-6
+    )
+    kernel = model.layers[1].kernel
+    kernel.assign(kernel * 2.0)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(forward(x)), model.predict_on_batch(x), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_bench_side_by_side_table_and_chart(tmp_path):
