@@ -1,14 +1,24 @@
 """Pooling benchmarks: argmax pooling and unpooling against MaxPooling2D.
 
 Input: batch 8, 128x128, 32 channels, float32, channels_last.  Each entry
-times a forward pass (``predict_on_batch``) and a training step
-(``train_on_batch``: forward, backward, SGD update) of a one-layer model
-against ``keras.layers.MaxPooling2D(2)`` on the same input tensor, timed in the
-same loop.  The unpooling entries unpool precomputed `(pooled, indices)` (of a 2x2
-pooling of that input: the dense path), against MaxPooling2D on the full
-input.  The layers have no weights, so the fwd+bwd entries put a per-channel
-`kcl.Scale` in front of both models, to make the step back-propagate
-through the pooling.
+times a one-layer model against ``keras.layers.MaxPooling2D(2)`` on the same
+input tensor, in the same loop.  The unpooling entries unpool precomputed
+`(pooled, indices)` (of a 2x2 pooling of that input: the dense path), against
+MaxPooling2D on the full input.
+
+Forward passes are timed two ways:
+
+- ``fwd`` (the targets): the forward pass compiled as ``predict`` compiles
+  it, up to the computed output tensor (`bench_utils.device_forward`);
+- ``fwd, predict_on_batch`` (informational): the same plus Keras' copy of the
+  output into a new numpy array (JAX, TensorFlow).  The unpooling's output is
+  4x the reference's, so that copy alone is a large part of the reference's
+  time.  The row ``Unpool-size UpSampling2D fwd, predict_on_batch`` measures
+  Keras' own layer with that output size the same way.
+
+The layers have no weights, so the fwd+bwd entries (``train_on_batch``:
+forward, backward, SGD update) put a per-channel `kcl.Scale` in front of both
+models, to make the step back-propagate through the pooling.
 
 On TensorFlow there are informational rows for the seed's route
 (``tf.nn.max_pool_with_argmax`` + ``tf.scatter_nd``), compiled the same way.
@@ -18,7 +28,14 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from bench_utils import Benchmark, Measurement, layer_pair_benchmarks, time_interleaved
+from bench_utils import (
+    Benchmark,
+    Measurement,
+    device_forward,
+    layer_pair_benchmarks,
+    single_layer_model,
+    time_interleaved,
+)
 
 import keras_cv_layers as kcl
 
@@ -54,6 +71,52 @@ def _pooled_inputs(seed: int = 0):
     return x, keras.ops.convert_to_numpy(pooled), keras.ops.convert_to_numpy(indices)
 
 
+def _forward_benchmarks(
+    name: str, setup, target: float | None, reference: str = _REFERENCE
+) -> list[Benchmark]:
+    """A ``fwd`` entry (`device_forward`, checked against `target`) and an
+    informational ``fwd, predict_on_batch`` entry.  `setup()` returns
+    ``(model, inputs, ref_model, ref_inputs)``."""
+    forwards: dict[str, object] = {}
+
+    def run_device(repeats: int) -> Measurement:
+        model, inputs, ref, ref_inputs = setup()
+        if not forwards:
+            forwards.update(ours=device_forward(model), ref=device_forward(ref))
+        ours, theirs = forwards["ours"], forwards["ref"]
+        return time_interleaved(lambda: ours(inputs), lambda: theirs(ref_inputs), repeats)
+
+    def run_predict(repeats: int) -> Measurement:
+        model, inputs, ref, ref_inputs = setup()
+        return time_interleaved(
+            lambda: model.predict_on_batch(inputs),
+            lambda: ref.predict_on_batch(ref_inputs),
+            repeats,
+        )
+
+    return [
+        Benchmark(f"{name} fwd", run_device, target, reference),
+        Benchmark(f"{name} fwd, predict_on_batch", run_predict, None, reference),
+    ]
+
+
+def _argmax_forward_benchmarks() -> list[Benchmark]:
+    cache: dict[str, object] = {}
+
+    def setup():
+        if not cache:
+            x = keras.ops.convert_to_tensor(_pooled_inputs()[0])
+            cache["models"] = (
+                single_layer_model(_PooledValues(), INPUT_SHAPE),
+                x,
+                single_layer_model(_reference(), INPUT_SHAPE),
+                x,
+            )
+        return cache["models"]
+
+    return _forward_benchmarks("MaxPoolingWithArgmax2D", setup, 2.0)
+
+
 def _unpool_benchmarks() -> list[Benchmark]:
     cache: dict[str, object] = {}
 
@@ -69,27 +132,37 @@ def _unpool_benchmarks() -> list[Benchmark]:
                 [v_in, i_in], kcl.MaxUnpooling2D(2, data_format=_CL)([scaled, i_in])
             )
             train_model.compile(optimizer="sgd", loss="mse")
+            ref = single_layer_model(_reference(), INPUT_SHAPE)
+            upsampling = single_layer_model(
+                keras.layers.UpSampling2D(2, data_format=_CL), pooled.shape
+            )
             r_in = keras.Input(INPUT_SHAPE[1:], batch_size=INPUT_SHAPE[0])
-            ref = keras.Model(r_in, _reference()(r_in))
-            ref.compile(optimizer="sgd", loss="mse")
             ref_train = keras.Model(r_in, _reference()(_scale()(r_in)))
             ref_train.compile(optimizer="sgd", loss="mse")
             cache.update(
                 model=model,
                 ref=ref,
+                upsampling=upsampling,
                 train_model=train_model,
                 ref_train=ref_train,
                 inputs=[keras.ops.convert_to_tensor(pooled), keras.ops.convert_to_tensor(indices)],
+                pooled=keras.ops.convert_to_tensor(pooled),
                 x=keras.ops.convert_to_tensor(x),
                 y=keras.ops.convert_to_tensor(np.zeros(INPUT_SHAPE, "float32")),
                 y_ref=keras.ops.convert_to_tensor(np.zeros(pooled.shape, "float32")),
             )
         return cache
 
-    def run_predict(repeats: int) -> Measurement:
+    def forward_setup():
+        c = setup()
+        return c["model"], c["inputs"], c["ref"], c["x"]
+
+    def run_upsampling(repeats: int) -> Measurement:
+        # Keras' own layer with the unpooling's output size: what the
+        # numpy copy of `predict_on_batch` costs against the reference.
         c = setup()
         return time_interleaved(
-            lambda: c["model"].predict_on_batch(c["inputs"]),
+            lambda: c["upsampling"].predict_on_batch(c["pooled"]),
             lambda: c["ref"].predict_on_batch(c["x"]),
             repeats,
         )
@@ -105,7 +178,10 @@ def _unpool_benchmarks() -> list[Benchmark]:
         )
 
     return [
-        Benchmark("MaxUnpooling2D fwd", run_predict, 1.5, _REFERENCE),
+        *_forward_benchmarks("MaxUnpooling2D", forward_setup, 1.5),
+        Benchmark(
+            "Unpool-size UpSampling2D fwd, predict_on_batch", run_upsampling, None, _REFERENCE
+        ),
         Benchmark("Scale+MaxUnpooling2D fwd+bwd", run_train, None, "Scale+" + _REFERENCE),
     ]
 
@@ -185,15 +261,7 @@ def _seed_route_benchmarks() -> list[Benchmark]:
 
 BENCHMARKS: list[Benchmark] = [
     # Forward of the layer alone.
-    layer_pair_benchmarks(
-        "MaxPoolingWithArgmax2D",
-        lambda: _PooledValues(),
-        _reference,
-        INPUT_SHAPE,
-        train_target=None,
-        predict_target=2.0,
-        reference=_REFERENCE,
-    )[1],
+    *_argmax_forward_benchmarks(),
     # Training step through the pooling: a per-channel Scale in front of both.
     layer_pair_benchmarks(
         "Scale+MaxPoolingWithArgmax2D",
