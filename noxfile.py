@@ -7,7 +7,7 @@ data-parallel training), the release build and lint.
     nox -s release           # wheel + sdist, twine check, fresh-venv install + demo
     nox -s lint
 
-Each test session installs only keras + its backend + the test extras, and
+Each test session installs only keras + its backend + the test and demo extras, and
 selects the backend the way Keras' own CI does: a per-session keras.json in
 KERAS_HOME (backend and image_data_format).
 """
@@ -74,7 +74,9 @@ def _pytest_status_ok(session: nox.Session, *args: str, env: dict) -> None:
 def _tests(session: nox.Session, config: str) -> None:
     """The whole suite on one backend (separately-run tests excluded)."""
     backend, extra, data_format = MATRIX[config]
-    session.install(f".[{extra},test]")
+    # The demo extra (matplotlib) too, so that the examples' figures are drawn
+    # and checked on every backend.
+    session.install(f".[{extra},test,demo]")
     env = _env(session, backend, data_format)
     session.run(
         "python",

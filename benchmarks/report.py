@@ -16,9 +16,9 @@ import os
 from collections.abc import Sequence
 
 BACKENDS = ("jax", "tensorflow", "torch")
-#: Bar colours per backend (RGB).
-COLOURS = {"jax": (66, 133, 244), "tensorflow": (255, 143, 0), "torch": (222, 56, 44)}
-_OTHER_COLOUR = (120, 120, 120)
+#: Bar colours per backend.
+COLOURS = {"jax": "#4285f4", "tensorflow": "#ff8f00", "torch": "#de382c"}
+_OTHER_COLOUR = "#787878"
 
 
 def _backends(rows: Sequence[dict]) -> list[str]:
@@ -85,18 +85,19 @@ def side_by_side_table(rows: Sequence[dict]) -> str:
 
 def write_bar_chart(rows: Sequence[dict], path: str | os.PathLike) -> str | None:
     """Writes a PNG bar chart of the ratio per benchmark and backend, with each
-    benchmark's target as a black tick and parity (1.0) as a grey line.
+    benchmark's target as a black tick and parity (1.0) as a grey line;
+    ratios above 4 are clipped (their value is printed beside the bar).
 
-    Needs Pillow (``pip install 'keras-cv-layers[demo]'``); without it prints
-    so and returns None.
+    Needs matplotlib (``pip install 'keras-cv-layers[demo]'``); without it
+    prints so and returns None.
 
     Returns:
         The path written, or None.
     """
     try:
-        from PIL import Image, ImageDraw
+        from matplotlib.figure import Figure
     except ImportError:
-        print("Pillow is not installed: no bar chart (pip install 'keras-cv-layers[demo]').")
+        print("matplotlib is not installed: no bar chart (pip install 'keras-cv-layers[demo]').")
         return None
     rows = list(rows)
     if not rows:
@@ -107,66 +108,57 @@ def write_bar_chart(rows: Sequence[dict], path: str | os.PathLike) -> str | None
     values = [_ratio(r) for r in rows] + [r.get("target") for r in rows]
     largest = max([v for v in values if v is not None] + [1.0])
     scale_max = min(math.ceil(largest * 1.1 * 2) / 2, 4.0)  # clip very slow rows at 4x
+    bar = 0.8 / len(backends)
 
-    bar_h, gap, label_w, plot_w, margin, top = 12, 10, 330, 520, 12, 46
-    group_h = bar_h * len(backends) + gap
-    width = margin + label_w + plot_w + 70
-    height = top + group_h * len(names) + 40
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    x0 = margin + label_w
-
-    def x_of(value: float) -> int:
-        return x0 + int(plot_w * min(value, scale_max) / scale_max)
-
-    draw.text((margin, 6), "keras_cv_layers benchmarks: time / reference time", fill="black")
-    legend_x = margin
-    for backend in backends:
-        colour = COLOURS.get(backend, _OTHER_COLOUR)
-        draw.rectangle([legend_x, 24, legend_x + 10, 34], fill=colour)
-        draw.text((legend_x + 14, 23), backend, fill="black")
-        legend_x += 110
-    draw.line([legend_x, 29, legend_x + 12, 29], fill="black", width=3)
-    draw.text((legend_x + 16, 23), "target", fill="black")
-
-    bottom = top + group_h * len(names)
-    tick, step = 0.0, 0.5 if scale_max <= 4 else 1.0
-    while tick <= scale_max + 1e-9:
-        x = x_of(tick)
-        draw.line([x, top - 4, x, bottom], fill=(160, 160, 160) if tick == 1.0 else (230, 230, 230))
-        draw.text((x - 8, bottom + 4), f"{tick:g}", fill="black")
-        tick += step
-    draw.text(
-        (x0 + plot_w // 2 - 30, bottom + 20), "ratio (1 = as fast as the reference)", fill="black"
-    )
-
-    for i, name in enumerate(names):
-        y = top + i * group_h
-        draw.text((margin, y + (group_h - gap) // 2 - 6), name[:52], fill="black")
-        target = None
-        for j, backend in enumerate(backends):
+    figure = Figure(figsize=(11, 1.0 + 0.22 * len(backends) * len(names)), layout="constrained")
+    axes = figure.subplots()
+    for j, backend in enumerate(backends):
+        ys, widths, labels = [], [], []
+        for i, name in enumerate(names):
             row = by_key.get((name, backend))
             if row is None:
                 continue
-            target = row.get("target") if target is None else target
+            y = i + (j - (len(backends) - 1) / 2) * bar
             ratio = _ratio(row)
-            by = y + j * bar_h
             if ratio is None:
-                draw.text((x0 + 4, by), f"{backend}: error", fill=(200, 0, 0))
+                axes.text(0.02, y, f"{backend}: error", va="center", color="red", fontsize=7)
                 continue
-            colour = COLOURS.get(backend, _OTHER_COLOUR)
-            draw.rectangle([x0, by + 1, max(x_of(ratio), x0 + 1), by + bar_h - 2], fill=colour)
-            label = f"{ratio:.2f}" + (">" if ratio > scale_max else "")
-            if _status(row) == "NO":
-                label += " !"
-            draw.text((x_of(ratio) + 4, by), label, fill="black")
+            ys.append(y)
+            widths.append(min(ratio, scale_max))
+            labels.append(
+                f"{ratio:.2f}"
+                + (">" if ratio > scale_max else "")
+                + (" !" if _status(row) == "NO" else "")
+            )
+        colour = COLOURS.get(backend, _OTHER_COLOUR)
+        bars = axes.barh(ys, widths, height=bar, color=colour, label=backend)
+        axes.bar_label(bars, labels, padding=3, fontsize=7)
+    target_label = "target"  # the legend entry, on the first tick only
+    for i, name in enumerate(names):
+        target = next(
+            (by_key[name, b].get("target") for b in backends if (name, b) in by_key), None
+        )
         if target is not None:
-            tx = x_of(target)
-            draw.line([tx, y - 2, tx, y + group_h - gap + 2], fill="black", width=3)
+            axes.vlines(
+                target, i - 0.45, i + 0.45, colors="black", linewidth=2.5, label=target_label
+            )
+            target_label = None
+    axes.axvline(1.0, color="grey", linewidth=1.2, zorder=1.5)
+    axes.set_yticks(range(len(names)), [name[:60] for name in names], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlim(0, scale_max * 1.12)
+    axes.set_xlabel(
+        "ratio: time / reference time (1 = as fast as the reference;"
+        f" > clipped at {scale_max:g}; ! target missed)"
+    )
+    axes.grid(axis="x", color="#e6e6e6")
+    axes.set_axisbelow(True)
+    axes.set_title("keras_cv_layers benchmarks")
+    figure.legend(loc="outside lower center", ncols=len(backends) + 1, fontsize=8)
 
     path = os.fspath(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    image.save(path)
+    figure.savefig(path, dpi=100)
     return path
 
 

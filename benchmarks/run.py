@@ -8,7 +8,7 @@ time of the measured step, of the reference timed in the same loop, their
 ratio and the target ratio; with ``--backend all`` also one table of the
 ratios of all backends side by side with the targets.  ``--json PATH``
 writes the rows, ``--png PATH`` a bar chart of ratio vs target per benchmark
-and backend (needs Pillow; see ``report.py``).  A benchmark that raises is
+and backend (needs matplotlib; see ``report.py``).  A benchmark that raises is
 reported as an error row and makes the exit status 1.
 
 To add benchmarks: write a module here exposing ``BENCHMARKS`` (a list of
@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--png",
         default=None,
-        help="also write a bar chart of ratio vs target per benchmark and backend (Pillow)",
+        help="also write a bar chart of ratio vs target per benchmark and backend (matplotlib)",
     )
     parser.add_argument(
         "--check", action="store_true", help="exit with status 1 if a ratio misses its target"

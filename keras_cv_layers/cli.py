@@ -37,7 +37,7 @@ _DISTRIBUTIONS = {
         "tf-nightly-cpu",
     ),
     "torch": ("torch",),
-    "pillow": ("pillow", "Pillow"),
+    "matplotlib": ("matplotlib",),
 }
 
 
@@ -105,7 +105,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("jax", installed_version("jax")),
         ("tensorflow", installed_version("tensorflow")),
         ("torch", installed_version("torch")),
-        ("pillow (demo figures)", installed_version("pillow")),
+        ("matplotlib (figures)", installed_version("matplotlib")),
         ("python", sys.version.split()[0]),
     ]
     width = max(len(name) for name, _ in rows)
@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train, save, reload and check every worked example; write figures",
         description="Runs the worked examples of keras_cv_layers.examples (synthetic data, "
         "Keras progress bars): each trains a small model built from the layers, saves it as "
-        "OUT/<name>.keras, reloads and checks it and writes OUT/<name>.png (with Pillow), "
+        "OUT/<name>.keras, reloads and checks it and writes OUT/<name>.png (with matplotlib), "
         "then prints a summary table. Exit status 1 if an example fails.",
     )
     demo.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: current)")
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help="write the bar chart of ratio vs target here (default "
-        "benchmarks/results/bench_ratios.png; '' for none; needs Pillow)",
+        "benchmarks/results/bench_ratios.png; '' for none; needs matplotlib)",
     )
     bench.set_defaults(func=_cmd_bench)
     return parser

@@ -11,7 +11,7 @@ or from Python::
 Each example makes its synthetic data in code (no download), trains a small
 model built from the package's layers with Keras' progress bars, saves it as
 ``<out_dir>/<name>.keras``, reloads it with ``safe_mode=True`` and checks the
-reloaded outputs, and writes ``<out_dir>/<name>.png`` when Pillow is installed
+reloaded outputs, and writes ``<out_dir>/<name>.png`` when matplotlib is installed
 (``pip install 'keras-cv-layers[demo]'``).  `run_all` ends with a summary
 table and writes it to ``<out_dir>/summary.json``.
 """
@@ -35,7 +35,7 @@ import keras
 import keras_cv_layers as kcl
 from keras_cv_layers import examples as _examples
 from keras_cv_layers.examples import classification
-from keras_cv_layers.examples._common import pillow_available
+from keras_cv_layers.examples._common import figures_available
 from keras_cv_layers.examples.classification import (  # re-exported: the demo's classifier
     CLASS_NAMES,
     IMAGE_SIZE,
@@ -98,7 +98,7 @@ def run_demo(
     Returns:
         A dict with `backend`, `epochs`, `train_accuracy`, `val_accuracy`,
         `val_loss`, `model_path`, `max_abs_diff` (reloaded vs. original
-        predictions), `samples_path` (None without Pillow) and `seconds`
+        predictions), `samples_path` (None without matplotlib) and `seconds`
         (plus the example-report keys).
 
     Raises:
@@ -276,7 +276,7 @@ def run_all(
         f"(keras {keras.__version__}): {len(names)} example(s): {', '.join(names)}",
         flush=True,
     )
-    pillow_available()  # says once that figures are skipped without Pillow
+    figures_available()  # says once that figures are skipped without matplotlib
     reports = []
     for name in names:
         if name in import_errors:
@@ -306,7 +306,7 @@ def format_summary(reports: Sequence[dict[str, Any]], backend: str | None = None
         else:
             metric_text, diff = "-", "-"
             status = f"FAILED: {r.get('error', '?')}"[:100]
-        figure = r.get("figure_path") or ("-" if not r.get("ok") else "(no Pillow)")
+        figure = r.get("figure_path") or ("-" if not r.get("ok") else "(no matplotlib)")
         seconds = f"{r['seconds']:.1f}" if isinstance(r.get("seconds"), (int, float)) else "-"
         rows.append(
             (r.get("example", r.get("name", "?")), metric_text, diff, figure, seconds, status)

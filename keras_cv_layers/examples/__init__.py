@@ -7,10 +7,10 @@ Each public module of this package is one example and defines:
   synthetic data in code, builds and trains a small model from the
   package's layers (Keras progress bars when `verbose`), saves it as
   ``<out_dir>/<name>.keras``, reloads it with ``safe_mode=True`` and checks the
-  reloaded outputs, writes its PNG figure when Pillow is installed, and
+  reloaded outputs, writes its PNG figure when matplotlib is installed, and
   returns a report: at least ``name``, ``metric`` (the headline number, e.g.
   accuracy), ``metric_name``, ``model_path``, ``max_abs_diff``,
-  ``figure_path`` (None without Pillow) and ``seconds``.  ``small=True``
+  ``figure_path`` (None without matplotlib) and ``seconds``.  ``small=True``
   selects a tiny configuration for tests.
 
 Helpers shared by the examples are in `keras_cv_layers.examples._common`.

@@ -1,4 +1,10 @@
-"""Helpers shared by the examples: save/reload checks and PNG figures."""
+"""Helpers shared by the examples: save/reload checks and PNG figures.
+
+Figures are drawn with matplotlib's object-oriented API (`matplotlib.figure.Figure`,
+no `pyplot`): nothing touches the user's GUI backend or pyplot's global state.
+matplotlib is optional (the `demo` extra); without it the examples say so once
+and write no figures.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +14,47 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-_warned_no_pillow = False
+_warned_no_matplotlib = False
 
 
-def pillow_available() -> bool:
-    """Whether Pillow is importable; says once how to get it when it is not."""
-    global _warned_no_pillow
+def figures_available() -> bool:
+    """Whether matplotlib is importable; says once how to get it when it is not."""
+    global _warned_no_matplotlib
     try:
-        import PIL  # noqa: F401
+        import matplotlib  # noqa: F401
     except ImportError:
-        if not _warned_no_pillow:
+        if not _warned_no_matplotlib:
             print(
-                "Pillow is not installed: the examples run but write no figures "
+                "matplotlib is not installed: the examples run but write no figures "
                 "(pip install 'keras-cv-layers[demo]')."
             )
-            _warned_no_pillow = True
+            _warned_no_matplotlib = True
         return False
     return True
+
+
+def new_figure(width: float, height: float):
+    """A matplotlib `Figure` of `width` x `height` inches, not managed by pyplot."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def save_figure(figure, path: str | os.PathLike) -> str:
+    """Writes `figure` as a PNG at `path` (creating its folder); returns the path."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def show_image(axes, image: np.ndarray, normalize: bool = False) -> None:
+    """Draws one (H, W), (H, W, 1) or (H, W, 3) image on `axes`, without ticks."""
+    axes.imshow(
+        _to_unit(image, normalize), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest"
+    )
+    axes.set_xticks([])
+    axes.set_yticks([])
 
 
 def save_reload_check(
@@ -61,51 +91,44 @@ def save_reload_check(
     return path, diff
 
 
-def _to_uint8(image: np.ndarray, normalize: bool) -> np.ndarray:
+def _to_unit(image: np.ndarray, normalize: bool) -> np.ndarray:
+    """`image` as float32 in [0, 1] ((H, W, 1) squeezed); `normalize`
+    stretches its own range to [0, 1] first."""
     image = np.asarray(image, "float32")
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if normalize:
         lo, hi = float(image.min()), float(image.max())
         image = (image - lo) / max(hi - lo, 1e-6)
-    return (np.clip(image, 0.0, 1.0) * 255.0).astype("uint8")
+    return np.clip(image, 0.0, 1.0)
 
 
 def save_image_grid(
     path: str | os.PathLike,
     rows: Sequence[Sequence[np.ndarray]],
     row_labels: Sequence[str] | None = None,
-    zoom: int = 4,
     normalize: bool = False,
+    title: str | None = None,
 ) -> str | None:
     """Writes a PNG grid: one row per entry of `rows`, each a list of images
     (H, W), (H, W, 1) or (H, W, 3), values in [0, 1] (or any range with
-    `normalize=True`, per tile).  Returns the path, or None without Pillow.
+    `normalize=True`, per tile), `row_labels` on the left.  Returns the
+    path, or None without matplotlib.
     """
-    if not pillow_available():
+    if not figures_available():
         return None
-    from PIL import Image, ImageDraw
-
-    label_width = 90 if row_labels else 0
-    tile_h = max(img.shape[0] for row in rows for img in row) * zoom
-    tile_w = max(img.shape[1] for row in rows for img in row) * zoom
     cols = max(len(row) for row in rows)
-    canvas = Image.new(
-        "RGB", (label_width + cols * (tile_w + 4) + 4, len(rows) * (tile_h + 4) + 4), "white"
-    )
-    draw = ImageDraw.Draw(canvas)
+    figure = new_figure(1.3 * cols + (0.6 if row_labels else 0.0), 1.3 * len(rows) + 0.4)
+    grid = figure.subplots(len(rows), cols, squeeze=False)
     for r, row in enumerate(rows):
-        top = 4 + r * (tile_h + 4)
+        for c in range(cols):
+            axes = grid[r][c]
+            if c < len(row):
+                show_image(axes, row[c], normalize)
+            else:
+                axes.set_axis_off()
         if row_labels:
-            draw.text((4, top + tile_h // 2 - 6), row_labels[r], fill=(0, 0, 0))
-        for c, img in enumerate(row):
-            pixels = _to_uint8(img, normalize)
-            mode = "L" if pixels.ndim == 2 else "RGB"
-            tile = Image.fromarray(pixels, mode).resize(
-                (img.shape[1] * zoom, img.shape[0] * zoom), Image.NEAREST
-            )
-            canvas.paste(tile, (label_width + 4 + c * (tile_w + 4), top))
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    canvas.save(path)
-    return path
+            grid[r][0].set_ylabel(row_labels[r])
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)

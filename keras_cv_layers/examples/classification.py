@@ -22,7 +22,13 @@ import keras
 import numpy as np
 
 import keras_cv_layers as kcl
-from keras_cv_layers.examples._common import pillow_available, save_reload_check
+from keras_cv_layers.examples._common import (
+    figures_available,
+    new_figure,
+    save_figure,
+    save_reload_check,
+    show_image,
+)
 
 TITLE = "Blob-quadrant classifier (CoordConv, weight norm/standardization, norm layers)"
 
@@ -117,25 +123,16 @@ def build_model(image_size: int = IMAGE_SIZE, num_classes: int = NUM_CLASSES) ->
 
 def _save_samples(
     path: str, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, count: int = 8
-) -> None:
-    """Writes a grid of inputs with true (t) and predicted (p) labels (Pillow only)."""
-    from PIL import Image, ImageDraw
-
+) -> str:
+    """Writes a row of inputs titled with true (t) and predicted (p) labels."""
     count = min(count, len(images))
-    zoom, caption = 6, 14
-    size = images.shape[1] * zoom
-    canvas = Image.new("RGB", (count * (size + 4) + 4, size + caption + 8), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i in range(count):
-        img = images[i]
-        lo, hi = float(img.min()), float(img.max())
-        pixels = ((img - lo) / max(hi - lo, 1e-6) * 255.0).astype("uint8")
-        tile = Image.fromarray(pixels, "RGB").resize((size, size), Image.NEAREST)
-        left = 4 + i * (size + 4)
-        canvas.paste(tile, (left, 4))
-        colour = (0, 128, 0) if labels[i] == predicted[i] else (200, 0, 0)
-        draw.text((left, size + 6), f"t={labels[i]} p={predicted[i]}", fill=colour)
-    canvas.save(path)
+    figure = new_figure(1.3 * count, 1.7)
+    for i, axes in enumerate(figure.subplots(1, count, squeeze=False)[0]):
+        show_image(axes, images[i], normalize=True)
+        colour = "green" if labels[i] == predicted[i] else "red"
+        axes.set_title(f"t={labels[i]} p={predicted[i]}", color=colour, fontsize=9)
+    figure.suptitle("blob quadrant: true (t) and predicted (p) labels", fontsize=10)
+    return save_figure(figure, path)
 
 
 def write_samples_figure(
@@ -147,17 +144,14 @@ def write_samples_figure(
 ) -> str | None:
     """Writes a PNG of inputs with true/predicted labels into `out_dir`.
 
-    Pillow is optional: without it, says how to install it and returns None.
+    matplotlib is optional: without it, says how to install it and returns None.
 
     Returns:
-        The path of the figure, or None when Pillow is not installed.
+        The path of the figure, or None when matplotlib is not installed.
     """
-    if not pillow_available():
+    if not figures_available():
         return None
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(os.fspath(out_dir), filename)
-    _save_samples(path, images, labels, predicted)
-    return path
+    return _save_samples(os.path.join(os.fspath(out_dir), filename), images, labels, predicted)
 
 
 def train(

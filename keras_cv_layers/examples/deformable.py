@@ -18,7 +18,13 @@ import keras
 import numpy as np
 
 import keras_cv_layers as kcl
-from keras_cv_layers.examples._common import pillow_available, save_reload_check
+from keras_cv_layers.examples._common import (
+    figures_available,
+    new_figure,
+    save_figure,
+    save_reload_check,
+    show_image,
+)
 
 TITLE = "DeformableConv2D: classifying scaled and sheared shapes, learned sampling locations"
 
@@ -109,30 +115,33 @@ def sampling_locations(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return feature_pos * 2.0 + 0.5  # back to input pixels (MaxPooling2D(2))
 
 
-def _save_figure(path: str, images: np.ndarray, locations: np.ndarray, zoom: int = 8) -> str:
-    from PIL import Image, ImageDraw
-
-    tiles = []
-    for image, locs in zip(images, locations):
-        pixels = (np.clip(image[..., 0], 0, 1) * 255).astype("uint8")
-        tile = Image.fromarray(pixels, "L").resize((SIZE * zoom, SIZE * zoom), Image.NEAREST)
-        tile = tile.convert("RGB")
-        draw = ImageDraw.Draw(tile)
-        c = (SIZE // 2) // 2
-        for i in range(3):
-            for j in range(3):
-                y, x = ((c - 1 + i) * 2 + 0.5 + 0.5) * zoom, ((c - 1 + j) * 2 + 0.5 + 0.5) * zoom
-                draw.ellipse((x - 3, y - 3, x + 3, y + 3), outline=(60, 120, 255))
-        for y, x in locs:
-            y, x = (y + 0.5) * zoom, (x + 0.5) * zoom
-            draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=(255, 40, 40))
-        tiles.append(tile)
-    canvas = Image.new("RGB", (len(tiles) * (SIZE * zoom + 6) + 6, SIZE * zoom + 12), "white")
-    for k, tile in enumerate(tiles):
-        canvas.paste(tile, (6 + k * (SIZE * zoom + 6), 6))
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    canvas.save(path)
-    return path
+def _save_figure(path: str, images: np.ndarray, locations: np.ndarray) -> str:
+    """Each image with the regular 3x3 grid of `deform2`'s centre tap (blue
+    rings) and its learned sampling locations (red dots), in input pixels."""
+    c = (SIZE // 2) // 2
+    grid = np.array(
+        [((c - 1 + i) * 2 + 0.5, (c - 1 + j) * 2 + 0.5) for i in range(3) for j in range(3)]
+    )
+    figure = new_figure(2.0 * len(images), 2.4)
+    for k, axes in enumerate(figure.subplots(1, len(images), squeeze=False)[0]):
+        show_image(axes, images[k])
+        axes.scatter(
+            grid[:, 1],
+            grid[:, 0],
+            s=30,
+            facecolors="none",
+            edgecolors="tab:blue",
+            label="regular grid",
+        )
+        axes.scatter(locations[k][:, 1], locations[k][:, 0], s=14, c="red", label="learned")
+        axes.set_xlim(-0.5, SIZE - 0.5)
+        axes.set_ylim(SIZE - 0.5, -0.5)
+    figure.legend(
+        *figure.axes[0].get_legend_handles_labels(), loc="lower center", ncols=2, fontsize=8
+    )
+    figure.get_layout_engine().set(rect=(0, 0.1, 1, 0.9))
+    figure.suptitle("DeformableConv2D: where the centre tap samples", fontsize=10)
+    return save_figure(figure, path)
 
 
 def run(epochs: int, out_dir: str, seed: int = 0, verbose: int = 1, small: bool = False) -> dict:
@@ -153,7 +162,7 @@ def run(epochs: int, out_dir: str, seed: int = 0, verbose: int = 1, small: bool 
         baseline_accuracy = float(baseline.evaluate(x_test, y_test, verbose=0)[1])
     model_path, diff = save_reload_check(model, x_test[:16], out_dir, "deformable")
     figure_path = None
-    if pillow_available():
+    if figures_available():
         picks = x_test[:6]
         figure_path = _save_figure(
             os.path.join(out_dir, "deformable.png"), picks, sampling_locations(model, picks)
