@@ -91,6 +91,23 @@ def save_reload_check(
     return path, diff
 
 
+def show_labelled_row(
+    container,
+    images: np.ndarray,
+    labels: Sequence[object],
+    predicted: Sequence[object],
+    count: int = 8,
+) -> None:
+    """Draws the first `count` `images` in one row of `container` (a matplotlib
+    `Figure` or `SubFigure`), each titled ``t=<label> p=<predicted>``, green
+    when they agree and red when they do not (each image's range stretched)."""
+    count = min(count, len(images))
+    for i, axes in enumerate(container.subplots(1, count, squeeze=False)[0]):
+        show_image(axes, images[i], normalize=True)
+        colour = "green" if labels[i] == predicted[i] else "red"
+        axes.set_title(f"t={labels[i]} p={predicted[i]}", color=colour, fontsize=9)
+
+
 def _to_unit(image: np.ndarray, normalize: bool) -> np.ndarray:
     """`image` as float32 in [0, 1] ((H, W, 1) squeezed); `normalize`
     stretches its own range to [0, 1] first."""

@@ -1,8 +1,9 @@
 """Texture orientation with the blocks family: MBConv, SEBlock and local self-attention.
 
 Each 24x24 grey image holds a patch of stripes at one of four orientations
-(0, 45, 90 or 135 degrees counter-clockwise from horizontal: the class) with a random period, phase, contrast,
-position and size, on a noisy background.  The classifier is a small
+(0, 45, 90 or 135 degrees counter-clockwise from horizontal: the class)
+with a random period, phase, contrast, position and size, on a noisy
+background.  The classifier is a small
 EfficientNet-style network: a weight-normalized stem `Conv2D`, anti-aliased
 downsampling with `Blur2D`, an `MBConv` block (inverted bottleneck with its
 own squeeze-excitation), a stand-alone `SEBlock` and a
@@ -33,7 +34,7 @@ from keras_cv_layers.examples._common import (
     new_figure,
     save_figure,
     save_reload_check,
-    show_image,
+    show_labelled_row,
 )
 
 TITLE = "Texture orientation: MBConv, SEBlock and MultiHeadedSpatialAttention (with Blur2D)"
@@ -124,11 +125,10 @@ def _save_figure(
     count = min(8, len(images))
     figure = new_figure(1.3 * count, 4.2)
     top, bottom = figure.subfigures(2, 1, height_ratios=(1.0, 1.4))
-    for i, axes in enumerate(top.subplots(1, count, squeeze=False)[0]):
-        show_image(axes, images[i], normalize=True)
-        colour = "green" if labels[i] == predicted[i] else "red"
-        truth, guess = ORIENTATIONS[labels[i]], ORIENTATIONS[predicted[i]]
-        axes.set_title(f"t={truth}° p={guess}°", color=colour, fontsize=9)
+    degrees = [f"{o}°" for o in ORIENTATIONS]
+    show_labelled_row(
+        top, images, [degrees[k] for k in labels], [degrees[k] for k in predicted], count
+    )
     top.suptitle("test images: true (t) and predicted (p) stripe orientation", fontsize=10)
     axes = bottom.subplots()
     per_class = np.stack(
@@ -138,7 +138,7 @@ def _save_figure(
         ]
     )
     shown = axes.imshow(per_class, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0)
-    axes.set_yticks(range(len(ORIENTATIONS)), [f"{o}°" for o in ORIENTATIONS])
+    axes.set_yticks(range(len(ORIENTATIONS)), degrees)
     axes.set_xlabel("channel")
     axes.set_title("SEBlock channel gates, mean over each class's test images", fontsize=10)
     bottom.colorbar(shown, ax=axes, label="gate")

@@ -27,7 +27,7 @@ from keras_cv_layers.examples._common import (
     new_figure,
     save_figure,
     save_reload_check,
-    show_image,
+    show_labelled_row,
 )
 
 TITLE = "Blob-quadrant classifier (CoordConv, weight norm/standardization, norm layers)"
@@ -125,12 +125,8 @@ def _save_samples(
     path: str, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, count: int = 8
 ) -> str:
     """Writes a row of inputs titled with true (t) and predicted (p) labels."""
-    count = min(count, len(images))
-    figure = new_figure(1.3 * count, 1.7)
-    for i, axes in enumerate(figure.subplots(1, count, squeeze=False)[0]):
-        show_image(axes, images[i], normalize=True)
-        colour = "green" if labels[i] == predicted[i] else "red"
-        axes.set_title(f"t={labels[i]} p={predicted[i]}", color=colour, fontsize=9)
+    figure = new_figure(1.3 * min(count, len(images)), 1.7)
+    show_labelled_row(figure, images, labels, predicted, count)
     figure.suptitle("blob quadrant: true (t) and predicted (p) labels", fontsize=10)
     return save_figure(figure, path)
 
