@@ -154,8 +154,9 @@ def run(
 ) -> dict[str, Any]:
     """Trains the classifier (1536 training / 384 test images in batches of
     32; 384 / 128 in batches of 8 with `small=True`, so that the blocks'
-    BatchNormalization statistics, momentum 0.99, still settle), checks the `.keras` round trip, writes ``blocks.keras``
-    and ``blocks.png`` into `out_dir`.
+    BatchNormalization statistics, momentum 0.99, still settle), checks the
+    `.keras` round trip, writes ``blocks.keras`` and ``blocks.png`` into
+    `out_dir`.
 
     Returns:
         The example report (see `keras_cv_layers.examples`): `metric` is the
