@@ -63,7 +63,8 @@ def test_build_makes_wheel_and_sdist(dist):
         "keras_cv_layers/py.typed",
         "keras_cv_layers/demo.py",
         "keras_cv_layers/examples/classification.py",
-        "keras_cv_layers/backend_kernels/generic.py",
+        "keras_cv_layers/backend_kernels/deformable/jax.py",
+        "keras_cv_layers/ops/_deformable_kernels.py",
     ):
         assert required in names, f"{required} missing from the wheel"
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/"))]

@@ -1,38 +1,42 @@
-"""Dispatch point between the generic `keras.ops` kernels and backend fast paths.
+"""Backend fast paths of the package's ops, by family.
 
-Every kernel has a generic implementation in `generic.py` written with
-`keras.ops`; it defines the numbers.  A backend module
-(`jax_kernels.py`, `tensorflow_kernels.py`, `torch_kernels.py`) may define a
-function of the same name and signature.  `dispatch(name, ...)` calls the
-backend function when there is one; the backend function may *decline* a
-case by returning `NotImplemented` (an unsupported dtype or data format, say),
-and the generic kernel then runs — the pattern of Keras' cuDNN LSTM fast path.
+Every op of `keras_cv_layers.ops` is defined by its `keras.ops` math, which
+lives with the op.  A backend may have a faster native route for some of
+its kernels: those live here, one package per family (`conv`, `deformable`,
+`pooling`, `attention`), one module per backend (`<family>/jax.py`,
+`<family>/tensorflow.py`, `<family>/torch.py`), the shape of Keras'
+`keras/src/backend/<name>/nn.py`.
 
-Fast paths are tested equal to the generic kernels
-(`tests/backend_kernels/test_dispatch.py`).  Set the environment variable
-`KCL_DISABLE_FAST_PATHS=1`, or call `set_fast_paths_enabled(False)`, to force
-the generic kernels.
+Each family package declares its fast paths as `FastPath` objects
+(`conv.conv`, `deformable.deform_conv2d`, ...).  An op names the object it
+may use by importing it, and decorates its generic kernel with
+`with_fast_path(...)`: a call then runs the current backend's function of
+that name when the backend module has one and it accepts the case, and the
+generic kernel otherwise.  A fast path *declines* a case by returning
+`NotImplemented` (an unsupported dtype or data format, a graph it cannot be
+traced into), the pattern of Keras' cuDNN LSTM fast path.
+
+Fast paths are tested equal to their generic kernels
+(`tests/backend_kernels/`).  Set the environment variable
+`KCL_DISABLE_FAST_PATHS=1`, or call `set_fast_paths_enabled(False)`, to run
+the generic kernels only.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import keras
 
-from keras_cv_layers.backend_kernels import generic
-
-_BACKEND_MODULES = {
-    "jax": "keras_cv_layers.backend_kernels.jax_kernels",
-    "tensorflow": "keras_cv_layers.backend_kernels.tensorflow_kernels",
-    "torch": "keras_cv_layers.backend_kernels.torch_kernels",
-}
-
 _enabled = os.environ.get("KCL_DISABLE_FAST_PATHS", "") not in ("1", "true", "True")
+
+#: Every declared fast path, in declaration order.
+_FAST_PATHS: list[FastPath] = []
 
 
 def set_fast_paths_enabled(enabled: bool) -> None:
@@ -42,46 +46,83 @@ def set_fast_paths_enabled(enabled: bool) -> None:
 
 
 def fast_paths_enabled() -> bool:
+    """Whether backend fast paths are used (see `set_fast_paths_enabled`)."""
     return _enabled
 
 
-def kernel_names() -> tuple[str, ...]:
-    """Names of all kernels (each has a generic implementation)."""
-    return tuple(generic.KERNELS)
+@functools.cache
+def _backend_module(package: str, backend: str):
+    """`<package>.<backend>` imported, or None where the family has no
+    module for that backend."""
+    name = f"{package}.{backend}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
 
 
-def backend_module(backend: str | None = None) -> ModuleType | None:
-    """The fast-path module of `backend` (default: the current one)."""
-    backend = backend or keras.backend.backend()
-    name = _BACKEND_MODULES.get(backend)
-    return importlib.import_module(name) if name else None
+class FastPath:
+    """The backend fast paths of one kernel: the function `name` of the
+    current backend's module in the family package `package`.
+
+    Calling it runs that function, or returns `NotImplemented` when fast
+    paths are disabled, the backend has none, or the function declines.
+    `generic` is the kernel's reference `keras.ops` math (set by
+    `with_fast_path`).
+    """
+
+    def __init__(self, package: str, name: str):
+        self.package = package
+        self.name = name
+        self.generic: Callable | None = None
+        _FAST_PATHS.append(self)
+
+    def __repr__(self) -> str:
+        return f"FastPath({self.package.rsplit('.', 1)[-1]}.{self.name})"
+
+    def implementation(self, backend: str | None = None) -> Callable | None:
+        """The backend's function (default: the current backend), or None."""
+        module = _backend_module(self.package, backend or keras.backend.backend())
+        return None if module is None else getattr(module, self.name, None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not _enabled:
+            return NotImplemented
+        fn = self.implementation()
+        return NotImplemented if fn is None else fn(*args, **kwargs)
 
 
-def fast_path(name: str, backend: str | None = None) -> Callable | None:
-    """The backend's fast path for kernel `name`, or None."""
-    if name not in generic.KERNELS:
-        raise ValueError(f"Unknown kernel {name!r}; known: {kernel_names()}.")
-    module = backend_module(backend)
-    return getattr(module, name, None) if module is not None else None
+def with_fast_path(fast_path: FastPath) -> Callable[[Callable], Callable]:
+    """Decorates the generic kernel of `fast_path`: the decorated function
+    runs the fast path when it accepts the call, else the generic kernel
+    (available as `.generic`; `.fast_path` is the `FastPath`)."""
+
+    def decorate(generic: Callable) -> Callable:
+        fast_path.generic = generic
+
+        @functools.wraps(generic)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            result = fast_path(*args, **kwargs)
+            if result is NotImplemented:
+                result = generic(*args, **kwargs)
+            return result
+
+        run.generic = generic
+        run.fast_path = fast_path
+        return run
+
+    return decorate
 
 
-def generic_kernel(name: str) -> Callable:
-    if name not in generic.KERNELS:
-        raise ValueError(f"Unknown kernel {name!r}; known: {kernel_names()}.")
-    return getattr(generic, name)
+def all_fast_paths() -> tuple[FastPath, ...]:
+    """Every declared fast path (the family packages imported)."""
+    from keras_cv_layers.backend_kernels import attention, conv, deformable, pooling  # noqa: F401
 
-
-def dispatch(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Runs kernel `name`: the backend fast path if it accepts, else generic."""
-    if _enabled:
-        fn = fast_path(name)
-        if fn is not None:
-            result = fn(*args, **kwargs)
-            if result is not NotImplemented:
-                return result
-    return generic_kernel(name)(*args, **kwargs)
+    return tuple(_FAST_PATHS)
 
 
 def active_fast_paths(backend: str | None = None) -> dict[str, bool]:
-    """`{kernel name: whether the backend has a fast path}`."""
-    return {name: fast_path(name, backend) is not None for name in kernel_names()}
+    """`{"family.kernel": whether the backend has a fast path}`."""
+    return {
+        f"{fp.package.rsplit('.', 1)[-1]}.{fp.name}": fp.implementation(backend) is not None
+        for fp in all_fast_paths()
+    }

@@ -1,12 +1,15 @@
 """Functional forms of the package's operations (`kcl.ops.*`).
 
-Each op is written against `keras.ops` and runs on every backend; where a
-backend has a faster native route, the op dispatches to it through
-`keras_cv_layers.backend_kernels`.
+Every op is a Keras operation, as `keras.ops.*` are: it works on symbolic
+`keras.Input` tensors (returning a `KerasTensor`, so it can be used in a
+functional model, saved and reloaded), eagerly and under `jit_compile=True`.
+Its numbers are defined by its `keras.ops` math; where a backend has a
+faster native route the op takes it (`keras_cv_layers.backend_kernels`).
 """
 
-from keras_cv_layers.ops import deformable, pooling
+from keras_cv_layers.ops import conv, deformable, pooling
+from keras_cv_layers.ops.conv import *  # noqa: F403
 from keras_cv_layers.ops.deformable import *  # noqa: F403
 from keras_cv_layers.ops.pooling import *  # noqa: F403
 
-__all__ = [*deformable.__all__, *pooling.__all__]
+__all__ = [*conv.__all__, *deformable.__all__, *pooling.__all__]

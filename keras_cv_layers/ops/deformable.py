@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
-from keras_cv_layers import backend_kernels
+from keras_cv_layers.ops import _deformable_kernels as kernels
+from keras_cv_layers.ops._operation import Operation, register_op, run, static_shape
+from keras_cv_layers.ops.conv import bias_add
 from keras_cv_layers.utils import argument_validation as av
 
 __all__: list[str] = ["deform_conv2d"]
@@ -18,10 +21,6 @@ def _to_channels_last(x):
 
 def _to_channels_first(x):
     return ops.transpose(x, (0, 3, 1, 2))
-
-
-def _static_shape(x) -> tuple:
-    return tuple(None if d is None else int(d) for d in x.shape)
 
 
 def _describe(batch, rows, cols, channels, data_format: str) -> str:
@@ -116,6 +115,96 @@ def check_deform_conv2d_shapes(
     return og
 
 
+def compute(
+    inputs, offsets, kernel, bias, mask, strides, padding, dilation_rate, groups, data_format
+):
+    """The computation of `deform_conv2d` on checked shapes and normalized
+    arguments (`kcl.DeformableConv2D` calls it too)."""
+    kernel = ops.cast(kernel, inputs.dtype)
+    cf = data_format == "channels_first"
+    if cf:
+        inputs = _to_channels_last(inputs)
+        offsets = _to_channels_last(offsets)
+        if mask is not None:
+            mask = _to_channels_last(mask)
+    if mask is not None:
+        mask = ops.cast(mask, inputs.dtype)
+    outputs = kernels.deform_conv2d(
+        inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups
+    )
+    outputs = bias_add(outputs, bias, "channels_last")
+    return _to_channels_first(outputs) if cf else outputs
+
+
+@register_op
+class DeformConv2D(Operation):
+    """The operation of `deform_conv2d`."""
+
+    def __init__(
+        self,
+        strides=1,
+        padding: str = "valid",
+        dilation_rate=1,
+        groups: int = 1,
+        data_format: str | None = None,
+        *,
+        name: str | None = None,
+    ):
+        super().__init__(name=name)
+        self.arguments = {
+            "strides": av.normalize_tuple(strides, 2, "strides", layer_name=_NAME),
+            "padding": av.normalize_padding(padding, ("valid", "same"), layer_name=_NAME),
+            "dilation_rate": av.normalize_tuple(
+                dilation_rate, 2, "dilation_rate", layer_name=_NAME
+            ),
+            "groups": av.positive_int(groups, "groups", _NAME),
+            "data_format": av.normalize_data_format(data_format, _NAME),
+        }
+
+    def _check(self, inputs, offsets, kernel, bias, mask) -> tuple:
+        """Validates the shapes; returns the channels_last output shape."""
+        a = self.arguments
+        cf = a["data_format"] == "channels_first"
+
+        def cl_shape(x):
+            shape = static_shape(x)
+            if cf and len(shape) == 4:
+                shape = (shape[0], shape[2], shape[3], shape[1])
+            return shape
+
+        in_shape = cl_shape(inputs)
+        check_deform_conv2d_shapes(
+            in_shape,
+            cl_shape(offsets),
+            static_shape(kernel),
+            None if mask is None else cl_shape(mask),
+            a["strides"],
+            a["padding"],
+            a["dilation_rate"],
+            a["groups"],
+            a["data_format"],
+            None if bias is None else static_shape(bias),
+        )
+        kh, kw = kernel.shape[0], kernel.shape[1]
+        out_h = av.conv_output_length(
+            in_shape[1], kh, a["strides"][0], a["padding"], a["dilation_rate"][0]
+        )
+        out_w = av.conv_output_length(
+            in_shape[2], kw, a["strides"][1], a["padding"], a["dilation_rate"][1]
+        )
+        return in_shape[0], out_h, out_w, int(kernel.shape[-1])
+
+    def call(self, inputs, offsets, kernel, bias=None, mask=None):
+        self._check(inputs, offsets, kernel, bias, mask)
+        return compute(inputs, offsets, kernel, bias, mask, **self.arguments)
+
+    def compute_output_spec(self, inputs, offsets, kernel, bias=None, mask=None):
+        batch, out_h, out_w, filters = self._check(inputs, offsets, kernel, bias, mask)
+        if self.arguments["data_format"] == "channels_first":
+            return keras.KerasTensor((batch, filters, out_h, out_w), dtype=inputs.dtype)
+        return keras.KerasTensor((batch, out_h, out_w, filters), dtype=inputs.dtype)
+
+
 def deform_conv2d(
     inputs,
     offsets,
@@ -180,46 +269,5 @@ def deform_conv2d(
     arXiv:1703.06211; Zhu et al., "Deformable ConvNets v2" (2019),
     arXiv:1811.11168.
     """
-    data_format = av.normalize_data_format(data_format, _NAME)
-    strides = av.normalize_tuple(strides, 2, "strides", layer_name=_NAME)
-    dilation_rate = av.normalize_tuple(dilation_rate, 2, "dilation_rate", layer_name=_NAME)
-    padding = av.normalize_padding(padding, ("valid", "same"), layer_name=_NAME)
-    groups = av.positive_int(groups, "groups", _NAME)
-    inputs = ops.convert_to_tensor(inputs)
-    offsets = ops.convert_to_tensor(offsets)
-    kernel = ops.cast(ops.convert_to_tensor(kernel), inputs.dtype)
-    if mask is not None:
-        mask = ops.convert_to_tensor(mask)
-    cf = data_format == "channels_first"
-
-    def cl_shape(x):
-        shape = _static_shape(x)
-        if cf and len(shape) == 4:
-            shape = (shape[0], shape[2], shape[3], shape[1])
-        return shape
-
-    check_deform_conv2d_shapes(
-        cl_shape(inputs),
-        cl_shape(offsets),
-        _static_shape(kernel),
-        None if mask is None else cl_shape(mask),
-        strides,
-        padding,
-        dilation_rate,
-        groups,
-        data_format,
-        None if bias is None else _static_shape(ops.convert_to_tensor(bias)),
-    )
-    if cf:
-        inputs = _to_channels_last(inputs)
-        offsets = _to_channels_last(offsets)
-        if mask is not None:
-            mask = _to_channels_last(mask)
-    if mask is not None:
-        mask = ops.cast(mask, inputs.dtype)
-    outputs = backend_kernels.dispatch(
-        "deform_conv2d", inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups
-    )
-    if bias is not None:
-        outputs = outputs + ops.reshape(ops.cast(bias, outputs.dtype), (1, 1, 1, -1))
-    return _to_channels_first(outputs) if cf else outputs
+    operation = DeformConv2D(strides, padding, dilation_rate, groups, data_format)
+    return run(operation, inputs, offsets, kernel, bias, mask)

@@ -1,10 +1,11 @@
-"""Max pooling with argmax and max unpooling as functions.
+"""Max pooling with argmax and max unpooling as Keras operations.
 
 `max_pool_with_argmax2d` returns the pooled values and, for each, the
 position of the maximum in its own example flattened in its own data format
 (the convention of `tf.nn.max_pool_with_argmax(include_batch_in_index=False)`
 for channels_last).  `max_unpool2d` puts values back at such positions.
-Both dispatch to the backend fast paths of `keras_cv_layers.backend_kernels`.
+The math is `_pooling_kernels`; the backend fast paths are in
+`backend_kernels/pooling`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import math
 import keras
 from keras import ops
 
-from keras_cv_layers import backend_kernels
+from keras_cv_layers.ops import _pooling_kernels as kernels
+from keras_cv_layers.ops._operation import Operation, register_op, run, static_shape
 from keras_cv_layers.utils import argument_validation as av
 
 __all__ = ["max_pool_with_argmax2d", "max_unpool2d"]
@@ -23,6 +25,82 @@ __all__ = ["max_pool_with_argmax2d", "max_unpool2d"]
 def _is_integer_dtype(dtype) -> bool:
     name = keras.backend.standardize_dtype(dtype)
     return name.startswith("int") or name.startswith("uint")
+
+
+def pooled_shape(input_shape, pool_size, strides, padding: str, data_format: str) -> tuple:
+    """Output shape of a 2D pooling (Keras arithmetic: ceil for "same")."""
+    shape = list(input_shape)
+    axes = (1, 2) if data_format == "channels_last" else (2, 3)
+    for axis, k, s in zip(axes, pool_size, strides):
+        shape[axis] = av.conv_output_length(shape[axis], k, s, padding)
+    return tuple(shape)
+
+
+def check_pool_input(x_shape, pool_size, padding: str, data_format: str, where: str) -> None:
+    """ValueError unless `x` is 4-D and a "valid" window fits it."""
+    if len(x_shape) != 4:
+        raise ValueError(
+            f"{where}: expected a 4-D input {av.spatial_description(2, data_format)}; "
+            f"received shape {tuple(x_shape)}."
+        )
+    spatial = x_shape[1:3] if data_format == "channels_last" else x_shape[2:4]
+    if padding == "valid" and any(n is not None and n < k for n, k in zip(spatial, pool_size)):
+        raise ValueError(
+            f'{where}: with padding="valid" and pool_size={tuple(pool_size)} the spatial '
+            f"sizes must be >= the pool size; received input of shape {tuple(x_shape)}."
+        )
+
+
+def pool_with_argmax(x, pool_size, strides, padding: str, data_format: str):
+    """The computation of `max_pool_with_argmax2d` on normalized arguments
+    (the layers call it too): `(pooled, int32 indices)`."""
+    pooled, indices = kernels.max_pool_with_argmax2d(x, pool_size, strides, padding, data_format)
+    return pooled, ops.cast(indices, "int32")
+
+
+@register_op
+class MaxPoolWithArgmax2D(Operation):
+    """The operation of `max_pool_with_argmax2d`."""
+
+    def __init__(
+        self,
+        pool_size=2,
+        strides=None,
+        padding: str = "same",
+        data_format: str | None = None,
+        *,
+        name: str | None = None,
+    ):
+        super().__init__(name=name)
+        where = "max_pool_with_argmax2d"
+        pool_size = av.normalize_tuple(pool_size, 2, "pool_size", layer_name=where)
+        strides = (
+            pool_size
+            if strides is None
+            else av.normalize_tuple(strides, 2, "strides", layer_name=where)
+        )
+        self.arguments = {
+            "pool_size": pool_size,
+            "strides": strides,
+            "padding": av.normalize_padding(padding, layer_name=where),
+            "data_format": av.normalize_data_format(data_format, where),
+        }
+
+    def _check(self, x_shape) -> None:
+        a = self.arguments
+        check_pool_input(x_shape, a["pool_size"], a["padding"], a["data_format"], self._where)
+
+    _where = "max_pool_with_argmax2d"
+
+    def call(self, x):
+        self._check(static_shape(x))
+        return pool_with_argmax(x, **self.arguments)
+
+    def compute_output_spec(self, x):
+        self._check(static_shape(x))
+        a = self.arguments
+        shape = pooled_shape(x.shape, a["pool_size"], a["strides"], a["padding"], a["data_format"])
+        return keras.KerasTensor(shape, dtype=x.dtype), keras.KerasTensor(shape, dtype="int32")
 
 
 def max_pool_with_argmax2d(
@@ -51,6 +129,9 @@ def max_pool_with_argmax2d(
         channels_first.  Ties go to the lowest index; the gradient flows to
         the argmax positions as in `keras.layers.MaxPooling2D`.
 
+    Raises:
+        ValueError: for a non-4-D input, or a "valid" window larger than it.
+
     Example:
 
     >>> import numpy as np, keras_cv_layers as kcl
@@ -58,23 +139,12 @@ def max_pool_with_argmax2d(
     >>> pooled, idx = kcl.ops.max_pool_with_argmax2d(x, 2, data_format="channels_last")
     >>> np.asarray(idx).reshape(-1).tolist()
     [5, 7, 13, 15]
+
+    Reference: Badrinarayanan et al., "SegNet: A Deep Convolutional
+    Encoder-Decoder Architecture for Image Segmentation" (2017),
+    arXiv:1511.00561.
     """
-    name = "max_pool_with_argmax2d"
-    pool_size = av.normalize_tuple(pool_size, 2, "pool_size", layer_name=name)
-    strides = (
-        pool_size if strides is None else av.normalize_tuple(strides, 2, "strides", layer_name=name)
-    )
-    padding = av.normalize_padding(padding, layer_name=name)
-    data_format = av.normalize_data_format(data_format, name)
-    x = ops.convert_to_tensor(x)
-    if len(x.shape) != 4:
-        raise ValueError(
-            f"{name}: expected a 4-D input {av.spatial_description(2, data_format)}; "
-            f"received shape {tuple(x.shape)}."
-        )
-    return backend_kernels.dispatch(
-        "max_pool_with_argmax2d", x, pool_size, strides, padding, data_format
-    )
+    return run(MaxPoolWithArgmax2D(pool_size, strides, padding, data_format), x)
 
 
 def check_unpool_inputs(x_shape, indices_shape, indices_dtype, where: str) -> None:
@@ -98,11 +168,63 @@ def check_unpool_inputs(x_shape, indices_shape, indices_dtype, where: str) -> No
         )
 
 
-def _block_size(pooled_hw, output_hw):
+def _static_block_size(pooled_hw, output_hw):
     """Block size of the dense unpooling path, when the sizes are static."""
     if not all(isinstance(v, int) and v > 0 for v in (*pooled_hw, *output_hw)):
         return None
     return tuple(max(1, math.ceil(o / p)) for p, o in zip(pooled_hw, output_hw))
+
+
+def unpool(x, indices, output_size, data_format: str, block_size=None):
+    """The unpooling of `max_unpool2d` and `kcl.MaxUnpooling2D`, where its
+    route is chosen: with a `block_size` (the layer's `size`) or one that
+    the static sizes give, the dense path when every index lies in its
+    block (checked at run time), else the scatter path."""
+    spatial = x.shape[1:3] if data_format == "channels_last" else x.shape[2:4]
+    if block_size is None:
+        block_size = _static_block_size(tuple(spatial), tuple(output_size))
+    return kernels.max_unpool2d(
+        x, ops.cast(indices, "int32"), tuple(output_size), block_size, data_format
+    )
+
+
+def _output_size(output_shape, where: str) -> tuple:
+    try:
+        out_h, out_w = output_shape
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{where}: `output_shape` must be the spatial (height, width) of the "
+            f"result; received {output_shape!r}."
+        ) from None
+    return out_h, out_w
+
+
+@register_op
+class MaxUnpool2D(Operation):
+    """The operation of `max_unpool2d` (static `output_shape`)."""
+
+    _where = "max_unpool2d"
+
+    def __init__(self, output_shape, data_format: str | None = None, *, name: str | None = None):
+        super().__init__(name=name)
+        out_h, out_w = _output_size(output_shape, self._where)
+        self.arguments = {
+            "output_shape": (out_h, out_w),
+            "data_format": av.normalize_data_format(data_format, self._where),
+        }
+
+    def call(self, x, indices):
+        check_unpool_inputs(static_shape(x), static_shape(indices), indices.dtype, self._where)
+        a = self.arguments
+        return unpool(x, indices, a["output_shape"], a["data_format"])
+
+    def compute_output_spec(self, x, indices):
+        check_unpool_inputs(static_shape(x), static_shape(indices), indices.dtype, self._where)
+        a = self.arguments
+        (out_h, out_w), shape = a["output_shape"], tuple(x.shape)
+        if a["data_format"] == "channels_last":
+            return keras.KerasTensor((shape[0], out_h, out_w, shape[3]), dtype=x.dtype)
+        return keras.KerasTensor((shape[0], shape[1], out_h, out_w), dtype=x.dtype)
 
 
 def max_unpool2d(x, indices, output_shape, data_format: str | None = None):
@@ -113,8 +235,9 @@ def max_unpool2d(x, indices, output_shape, data_format: str | None = None):
         indices: integer tensor shaped like `x`: per-example flat positions in
             the output (as returned by `max_pool_with_argmax2d` on an input
             of spatial size `output_shape`).
-        output_shape: `(height, width)` of the result (ints, or scalar
-            tensors when the size is only known at run time).
+        output_shape: `(height, width)` of the result (ints; scalar tensors
+            are accepted for sizes known only at run time, outside a
+            functional model).
         data_format: `"channels_last"`, `"channels_first"` or None.
 
     Returns:
@@ -134,20 +257,14 @@ def max_unpool2d(x, indices, output_shape, data_format: str | None = None):
     >>> np.asarray(y)[0, :, :, 0].tolist()[1]
     [0.0, 5.0, 0.0, 7.0]
     """
-    name = "max_unpool2d"
-    data_format = av.normalize_data_format(data_format, name)
+    where = "max_unpool2d"
+    out_h, out_w = _output_size(output_shape, where)
+    static = all(isinstance(v, int) for v in (out_h, out_w))
+    if static:
+        return run(MaxUnpool2D((out_h, out_w), data_format), x, indices)
+    # A run-time size (a scalar tensor) cannot be a static argument.
+    data_format = av.normalize_data_format(data_format, where)
     x = ops.convert_to_tensor(x)
     indices = ops.convert_to_tensor(indices)
-    check_unpool_inputs(x.shape, indices.shape, indices.dtype, name)
-    try:
-        out_h, out_w = output_shape
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}: `output_shape` must be the spatial (height, width) of the "
-            f"result; received {output_shape!r}."
-        ) from None
-    hw = x.shape[1:3] if data_format == "channels_last" else x.shape[2:4]
-    block = _block_size(tuple(hw), (out_h, out_w))
-    return backend_kernels.dispatch(
-        "max_unpool2d", x, ops.cast(indices, "int32"), (out_h, out_w), block, data_format
-    )
+    check_unpool_inputs(static_shape(x), static_shape(indices), indices.dtype, where)
+    return unpool(x, indices, (out_h, out_w), data_format)

@@ -21,9 +21,3 @@ def standardize(x, axes, eps: float):
     centered = x - mean
     var = ops.mean(ops.square(centered), axis=axes, keepdims=True)
     return centered / (safe_sqrt(var) + eps)
-
-
-def weight_normalize(kernel, gain, reduce_axes, eps: float):
-    """`kernel / sqrt(sum(kernel**2 over reduce_axes) + eps) * gain`."""
-    sq = ops.sum(ops.square(kernel), axis=reduce_axes, keepdims=True)
-    return kernel * ops.rsqrt(sq + eps) * gain

@@ -7,7 +7,7 @@ are those of the XLA-compiled generic kernel (`KERNEL_REFERENCES`)."""
 import keras
 import numpy as np
 
-from keras_cv_layers.backend_kernels import generic
+from keras_cv_layers.backend_kernels import conv as conv_kernels
 
 _rng = np.random.default_rng(0)
 
@@ -34,7 +34,7 @@ def _cases(rank: int, depthwise: bool):
 def _compiled_reference(name):
     """The generic kernel; on TensorFlow XLA-compiled (XLA takes NCHW and
     unequal depthwise strides, which TF's CPU kernels reject)."""
-    fn = getattr(generic, name)
+    fn = getattr(conv_kernels, name).generic
     if keras.backend.backend() != "tensorflow":
         return fn
     import tensorflow as tf

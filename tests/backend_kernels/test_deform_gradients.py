@@ -1,8 +1,8 @@
 """The deformable fast paths' gradients equal the generic kernel's.
 
 On JAX and TensorFlow the fast path attaches the hand-written backward as
-its gradient (`generic.deform_conv2d_backward_scan` on JAX,
-`generic.deform_conv2d_backward` on TF); on torch it is `grid_sample`'s.
+its gradient (`deform_conv2d_backward_scan` on JAX,
+`deform_conv2d_backward` on TF); on torch it is `grid_sample`'s.
 Each is checked here against the automatic gradient of the generic kernel
 (values are checked in test_dispatch.py), on the dispatch cases: strides,
 dilation, offset groups, groups, a mask.  The scan formulation is also
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_cv_layers.backend_kernels import fast_path, generic
+from keras_cv_layers.backend_kernels import deformable as deformable_kernels
+from keras_cv_layers.ops import _deformable_kernels as generic
 from tests.backend_kernels.cases_deformable import KERNEL_CASES
 from tests.gradients import value_and_grads
 
@@ -31,12 +32,12 @@ def _loss(kernel_fn, static, weights):
 
 @pytest.mark.parametrize("case", range(len(_CASES)))
 def test_fast_path_gradients_match_generic(case):
-    fast = fast_path("deform_conv2d")
+    fast = deformable_kernels.deform_conv2d.implementation()
     if fast is None:
         pytest.skip("no deformable fast path on this backend")
     (x, offsets, kernel, mask, *static), _, _ = _CASES[case]
     arrays = [x, offsets, kernel] + ([] if mask is None else [mask])
-    probe = generic.deform_conv2d(x, offsets, kernel, mask, *static)
+    probe = generic.deform_conv2d.generic(x, offsets, kernel, mask, *static)
     weights = np.random.default_rng(case).normal(size=tuple(probe.shape)).astype("float32")
     weights = ops.convert_to_tensor(weights)
 
@@ -46,7 +47,9 @@ def test_fast_path_gradients_match_generic(case):
         return out
 
     value, grads = value_and_grads(_loss(fast_or_generic, static, weights), *arrays)
-    ref_value, ref_grads = value_and_grads(_loss(generic.deform_conv2d, static, weights), *arrays)
+    ref_value, ref_grads = value_and_grads(
+        _loss(generic.deform_conv2d.generic, static, weights), *arrays
+    )
     np.testing.assert_allclose(value, ref_value, rtol=1e-4, atol=1e-3)
     for name, got, want in zip(("inputs", "offsets", "kernel", "mask"), grads, ref_grads):
         assert got is not None, name

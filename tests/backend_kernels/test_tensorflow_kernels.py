@@ -23,7 +23,7 @@ def _deform_args():
 def test_deform_fast_path_runs_under_a_tape():
     import tensorflow as tf
 
-    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+    from keras_cv_layers.backend_kernels.deformable import tensorflow as tk
 
     args = _deform_args()
     assert tk.deform_conv2d(*args) is not NotImplemented
@@ -37,7 +37,7 @@ def test_deform_fast_path_runs_under_a_tape():
 def test_deform_fast_path_declines_mixed_precision():
     import tensorflow as tf
 
-    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+    from keras_cv_layers.backend_kernels.deformable import tensorflow as tk
 
     x, offsets, kernel, *rest = _deform_args()
     half = (tf.cast(x, "float16"), offsets, tf.cast(kernel, "float16"), *rest)
@@ -47,7 +47,7 @@ def test_deform_fast_path_declines_mixed_precision():
 def test_conv_declines_channels_last():
     import tensorflow as tf
 
-    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+    from keras_cv_layers.backend_kernels.conv import tensorflow as tk
 
     x = tf.zeros((1, 4, 4, 2))
     k = tf.zeros((3, 3, 2, 1))
@@ -61,13 +61,13 @@ def test_depthwise_conv_takes_unequal_strides():
     the XLA-compiled generic op)."""
     import tensorflow as tf
 
-    from keras_cv_layers.backend_kernels import generic
-    from keras_cv_layers.backend_kernels import tensorflow_kernels as tk
+    from keras_cv_layers.backend_kernels import conv
+    from keras_cv_layers.backend_kernels.conv import tensorflow as tk
 
     rng = np.random.default_rng(1)
     x = tf.constant(rng.normal(size=(2, 7, 6, 3)).astype("float32"))
     k = tf.constant(rng.normal(size=(4, 4, 3, 2)).astype("float32"))
     for padding in ("same", "valid"):
         args = (x, k, (1, 3), padding, (1, 1), "channels_last")
-        expected = tf.function(generic.depthwise_conv, jit_compile=True)(*args)
+        expected = tf.function(conv.depthwise_conv.generic, jit_compile=True)(*args)
         np.testing.assert_allclose(tk.depthwise_conv(*args), expected, rtol=1e-5, atol=1e-5)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import initializers, ops, regularizers
 
-from keras_cv_layers import backend_kernels
+from keras_cv_layers.ops import _attention_kernels as attention_ops
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
@@ -276,9 +276,9 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
     @staticmethod
     def _masked_softmax(logits, valid, axis: int):
         """Softmax (float32) over the `valid` entries of `axis`; invalid → 0
-        (see `backend_kernels.generic.masked_softmax`: no inf/NaN, a row
+        (see `ops._attention_kernels.masked_softmax`: no inf/NaN, a row
         without valid entries gives zeros)."""
-        return backend_kernels.dispatch("masked_softmax", logits, valid, axis)
+        return attention_ops.masked_softmax(logits, valid, axis)
 
     @staticmethod
     def _axis_valid(length, offsets):
@@ -295,9 +295,7 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
         q, k, v = self._projections(inputs, "bgjyx")  # (B, g, d, H, W)
         shape = ops.shape(q)
         height, width = shape[3], shape[4]
-        keys = backend_kernels.dispatch(
-            "local_windows2d", k, self.kernel_size, self.dilation_rate, pads
-        )
+        keys = attention_ops.local_windows2d(k, self.kernel_size, self.dilation_rate, pads)
         logits = ops.sum(ops.expand_dims(q, 3) * keys, axis=2)  # (B, g, k², H, W)
         if self.position == "learned":
             logits = logits + ops.einsum("bgjyx,goj->bgoyx", q, self.relative_embeddings())
@@ -309,9 +307,7 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
         cols = ops.tile(self._axis_valid(width, self._offsets[1]), (kh, 1))  # (k², W)
         valid = ops.logical_and(ops.expand_dims(rows, 2), ops.expand_dims(cols, 1))
         weights = ops.cast(self._masked_softmax(logits, valid, axis=2), v.dtype)
-        values = backend_kernels.dispatch(
-            "local_windows2d", v, self.kernel_size, self.dilation_rate, pads
-        )
+        values = attention_ops.local_windows2d(v, self.kernel_size, self.dilation_rate, pads)
         out = ops.sum(ops.expand_dims(weights, 2) * values, axis=3)  # (B, g, d, H, W)
         if self.data_format == "channels_first":
             return ops.reshape(out, (-1, self.filters, height, width))
@@ -392,8 +388,8 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
         key_ok = xp.logical_and(xp.expand_dims(row_ok, 1), xp.expand_dims(col_ok, 0))
         valid = xp.logical_and(xp.expand_dims(key_ok, 2), const(inside))  # (n_y, n_x, b², halo²)
         # softmax(float32(q · (k + p)) + bias) over the valid keys, times v.
-        out = backend_kernels.dispatch(
-            "blocked_attention", q, k, v, valid, bias, rel, index, b, self._halo(), (top, left)
+        out = attention_ops.blocked_attention(
+            q, k, v, valid, bias, rel, index, b, self._halo(), (top, left)
         )  # (B, g, H, W, d)
         if self.data_format == "channels_first":
             out = ops.transpose(out, (0, 1, 4, 2, 3))

@@ -13,8 +13,8 @@ import math
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
+from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import conv_ops, numerics
 
 
 class BaseConv(keras.layers.Layer):
@@ -169,7 +169,7 @@ class BaseConv(keras.layers.Layer):
     def transform_kernel(self, kernel):
         """Effective kernel (float32 in, float32 out)."""
         if self.weightnorm:
-            return numerics.weight_normalize(
+            return conv_ops.normalize_kernel(
                 kernel,
                 ops.cast(self.wn_g, "float32"),
                 tuple(range(len(kernel.shape) - 1)),
@@ -213,17 +213,7 @@ class BaseConv(keras.layers.Layer):
         )
 
     def add_bias(self, outputs):
-        if self.bias is None:
-            return outputs
-        n = self.output_channels
-        if self.data_format == "channels_last":
-            shape = (1,) * (self.rank + 1) + (n,)
-        else:
-            shape = (1, n) + (1,) * self.rank
-        # `+`, not `ops.add`: on TensorFlow `ops.add` turns a rank-1-like add
-        # into `tf.nn.bias_add`, which assumes channels last and, for
-        # channels_first outputs whose width equals `n`, adds along the width.
-        return outputs + ops.reshape(ops.cast(self.bias, outputs.dtype), shape)
+        return conv_ops.bias_add(outputs, self.bias, self.data_format)
 
     def call(self, inputs):
         outputs = self.add_bias(self.convolution_op(inputs, self.kernel))

@@ -7,8 +7,8 @@ import math
 from keras import ops
 
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import conv_ops, numerics
 from keras_cv_layers.utils.serialization import register
 
 
@@ -118,7 +118,7 @@ class DepthwiseConv2D(BaseConv):
                 ops.cast(self.wn_g, "float32"),
                 (1, 1, self._in_channels, self.depth_multiplier),
             )
-            return numerics.weight_normalize(kernel, gain, (0, 1), self.eps)
+            return conv_ops.normalize_kernel(kernel, gain, (0, 1), self.eps)
         if self.equalize:
             return kernel * math.sqrt(2.0 / self.fan_in)
         return kernel

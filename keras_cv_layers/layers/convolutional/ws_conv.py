@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from keras_cv_layers import backend_kernels
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils.serialization import register
 
 
@@ -48,7 +48,7 @@ class BaseWSConv(BaseConv):
         )
 
     def standardized(self, kernel):
-        return backend_kernels.dispatch("weight_standardize", kernel, self.eps)
+        return conv_ops.standardize_kernel(kernel, self.eps)
 
     def transform_kernel(self, kernel):
         return self.standardized(kernel)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from keras import initializers, ops
 
-from keras_cv_layers import backend_kernels
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.ops import conv as conv_ops
+from keras_cv_layers.ops import deformable as deformable_ops
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import conv_ops
 from keras_cv_layers.utils.serialization import register
 
 
@@ -153,7 +153,7 @@ class DeformableConv2D(BaseConv):
             dilation_rate=self.dilation_rate,
             data_format="channels_last",
         )
-        predicted = predicted + ops.reshape(ops.cast(bias, predicted.dtype), (1, 1, 1, -1))
+        predicted = conv_ops.bias_add(predicted, bias, "channels_last")
         if not self.modulated:
             return predicted, None
         n_offsets = 2 * self.offset_groups * self._taps
@@ -163,19 +163,18 @@ class DeformableConv2D(BaseConv):
         cf = self.data_format == "channels_first"
         x = ops.transpose(inputs, (0, 2, 3, 1)) if cf else inputs
         offsets, mask = self.offsets_and_mask(x)
-        outputs = backend_kernels.dispatch(
-            "deform_conv2d",
+        outputs = deformable_ops.compute(
             x,
             offsets,
             self.effective_kernel(),
+            self.bias,
             mask,
             self.strides,
             self.padding,
             self.dilation_rate,
             self.groups,
+            "channels_last",
         )
-        if self.bias is not None:
-            outputs = outputs + ops.reshape(ops.cast(self.bias, outputs.dtype), (1, 1, 1, -1))
         if cf:
             outputs = ops.transpose(outputs, (0, 3, 1, 2))
         if self.activation is not None:

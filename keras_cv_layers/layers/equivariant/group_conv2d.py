@@ -5,10 +5,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_cv_layers import backend_kernels
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.ops import conv as conv_ops
+from keras_cv_layers.ops import equivariant as equivariant_ops
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import conv_ops, equivariance
+from keras_cv_layers.utils import equivariance
 from keras_cv_layers.utils.serialization import register
 
 
@@ -209,7 +210,7 @@ class GroupConv2D(BaseConv):
 
     # -------------------------------------------------------- kernel expansion
     def _expand(self, kernel):
-        return backend_kernels.dispatch("group_kernel_expansion", kernel, self._indices)
+        return equivariant_ops.expand_kernel(kernel, self._indices)
 
     def expanded_kernel(self):
         """The `(k, k, G_in * C, G * filters)` kernel of the equivalent plain
@@ -282,13 +283,8 @@ class GroupConv2D(BaseConv):
         """Adds the bias, tiled over the group axis, to the flat conv output."""
         if self.bias is None:
             return outputs
-        bias = ops.tile(ops.cast(self.bias, outputs.dtype), (self.group_order,))
-        if self.data_format == "channels_last":
-            # As keras.layers.Conv2D: on TensorFlow this becomes a BiasAdd,
-            # which XLA / grappler fuse with the convolution.
-            return ops.add(outputs, ops.reshape(bias, (1, 1, 1, -1)))
-        # `+`, not `ops.add` (see BaseConv.add_bias).
-        return outputs + ops.reshape(bias, (1, -1, 1, 1))
+        bias = ops.tile(self.bias, (self.group_order,))
+        return conv_ops.bias_add(outputs, bias, self.data_format)
 
     def call(self, inputs):
         outputs = super().call(inputs)  # flat: conv, bias, activation

@@ -23,8 +23,8 @@ from __future__ import annotations
 from keras import activations, ops
 
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import conv_ops
 
 
 def _is_shape(value) -> bool:

@@ -6,8 +6,8 @@ from keras import ops
 
 from keras_cv_layers.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
 from keras_cv_layers.layers.masked.base_masked_conv import BaseMaskedConv
+from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import conv_ops
 from keras_cv_layers.utils.serialization import register
 
 

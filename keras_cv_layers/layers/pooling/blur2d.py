@@ -8,8 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils import argument_validation as av
-from keras_cv_layers.utils import conv_ops
 from keras_cv_layers.utils.serialization import register
 
 _BOUNDARIES = ("normalize", "reflect", "zero")

@@ -5,18 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_cv_layers import backend_kernels
+from keras_cv_layers.ops import pooling as pooling_ops
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
-
-
-def pooled_shape(input_shape, pool_size, strides, padding: str, data_format: str) -> tuple:
-    """Output shape of a 2D pooling (Keras arithmetic: ceil for "same")."""
-    shape = list(input_shape)
-    axes = (1, 2) if data_format == "channels_last" else (2, 3)
-    for axis, k, s in zip(axes, pool_size, strides):
-        shape[axis] = av.conv_output_length(shape[axis], k, s, padding)
-    return tuple(shape)
 
 
 @register
@@ -79,37 +70,29 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
 
     def build(self, input_shape):
         av.check_input_rank(self, input_shape, 4, av.spatial_description(2, self.data_format))
-        spatial = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:4]
-        if self.padding == "valid":
-            for size, k in zip(spatial, self.pool_size):
-                if size is not None and size < k:
-                    raise ValueError(
-                        f"Layer {self.__class__.__name__} ('{self.name}') with "
-                        f'padding="valid" and pool_size={self.pool_size} expects '
-                        f"spatial sizes >= the pool size; received input of shape "
-                        f"{tuple(input_shape)}."
-                    )
+        pooling_ops.check_pool_input(
+            input_shape,
+            self.pool_size,
+            self.padding,
+            self.data_format,
+            f"Layer {self.__class__.__name__} ('{self.name}')",
+        )
 
     def call(self, inputs):
         inputs = ops.cast(inputs, self.compute_dtype)
-        pooled, indices = backend_kernels.dispatch(
-            "max_pool_with_argmax2d",
-            inputs,
-            self.pool_size,
-            self.strides,
-            self.padding,
-            self.data_format,
+        pooled, indices = pooling_ops.pool_with_argmax(
+            inputs, self.pool_size, self.strides, self.padding, self.data_format
         )
-        return [pooled, ops.cast(indices, "int32")]
+        return [pooled, indices]
 
     def compute_output_shape(self, input_shape):
-        shape = pooled_shape(
+        shape = pooling_ops.pooled_shape(
             input_shape, self.pool_size, self.strides, self.padding, self.data_format
         )
         return [shape, shape]
 
     def compute_output_spec(self, inputs):
-        shape = pooled_shape(
+        shape = pooling_ops.pooled_shape(
             inputs.shape, self.pool_size, self.strides, self.padding, self.data_format
         )
         return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_cv_layers import backend_kernels
+from keras_cv_layers.ops import pooling as pooling_ops
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
@@ -58,8 +58,8 @@ class MaxPoolingWithRelativePosition2D(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)
-        pooled, indices = backend_kernels.dispatch(
-            "max_pool_with_argmax2d", x, self.pool_size, (1, 1), "same", self.data_format
+        pooled, indices = pooling_ops.pool_with_argmax(
+            x, self.pool_size, (1, 1), "same", self.data_format
         )
         shape = ops.shape(x)
         if self.data_format == "channels_last":

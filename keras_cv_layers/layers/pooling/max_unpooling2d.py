@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_cv_layers import backend_kernels
+from keras_cv_layers.ops import pooling as pooling_ops
 from keras_cv_layers.ops.pooling import check_unpool_inputs
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
@@ -119,9 +119,7 @@ class MaxUnpooling2D(keras.layers.Layer):
         else:
             ref_shape = ops.shape(reference)
             out_hw = (ref_shape[h_axis], ref_shape[w_axis])
-        return backend_kernels.dispatch(
-            "max_unpool2d", x, indices, out_hw, self.size, self.data_format
-        )
+        return pooling_ops.unpool(x, indices, out_hw, self.data_format, block_size=self.size)
 
     def compute_output_shape(self, input_shape):
         shapes = self._split_shapes(input_shape)

@@ -10,8 +10,8 @@ import pytest
 from keras import ops
 
 import keras_cv_layers as kcl
-from keras_cv_layers import backend_kernels
-from keras_cv_layers.backend_kernels import generic
+from keras_cv_layers.backend_kernels import pooling as pooling_kernels
+from keras_cv_layers.ops import _pooling_kernels as generic
 from tests.gradients import value_and_grads
 from tests.layers.pooling import make_fixtures, reference
 
@@ -41,7 +41,7 @@ def test_matches_tf_fixture_channels_last(size, pool, stride, padding):
     # generic calls are slow on JAX, so on the overlapping configs only).
     if (pool, stride) != (3, 2):
         return
-    v, i = generic.max_pool_with_argmax2d(
+    v, i = generic.max_pool_with_argmax2d.generic(
         ops.convert_to_tensor(x), (pool, pool), (stride, stride), padding, CL
     )
     np.testing.assert_array_equal(_np(v), FIXTURES[key + "_values"])
@@ -144,7 +144,7 @@ def test_gradient_matches_finite_differences():
 
 @pytest.mark.parametrize("fmt", [CL, CF])
 def test_fast_path_gradient_equals_generic(fmt):
-    fast = backend_kernels.fast_path("max_pool_with_argmax2d")
+    fast = pooling_kernels.max_pool_with_argmax2d.implementation()
     if fast is None:
         pytest.skip(f"no fast path on {keras.backend.backend()}")
     rng = np.random.default_rng(4)
@@ -159,7 +159,7 @@ def test_fast_path_gradient_equals_generic(fmt):
             return lambda t: ops.sum(ops.square(kernel(t, (k, k), (s, s), pad, fmt)[0]))
 
         _, (g_fast,) = value_and_grads(g(fast), x)
-        _, (g_gen,) = value_and_grads(g(generic.max_pool_with_argmax2d), x)
+        _, (g_gen,) = value_and_grads(g(generic.max_pool_with_argmax2d.generic), x)
         np.testing.assert_allclose(g_fast, g_gen, rtol=1e-6)
 
 

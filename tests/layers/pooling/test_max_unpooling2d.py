@@ -7,8 +7,8 @@ import pytest
 from keras import ops
 
 import keras_cv_layers as kcl
-from keras_cv_layers import backend_kernels
-from keras_cv_layers.backend_kernels import generic
+from keras_cv_layers.backend_kernels import pooling as pooling_kernels
+from keras_cv_layers.ops import _pooling_kernels as generic
 from tests.gradients import value_and_grads
 from tests.layers.pooling import reference
 
@@ -82,7 +82,7 @@ def test_out_of_range_indices_are_ignored(fmt, block):
     idx.reshape(-1)[1::4] = n
     idx.reshape(-1)[2::7] = n + 100
     y = _np(
-        generic.max_unpool2d(
+        generic.max_unpool2d.generic(
             ops.convert_to_tensor(x), ops.convert_to_tensor(idx), (6, 8), block, fmt
         )
     )
@@ -136,7 +136,7 @@ def test_block_offset_past_the_edge_is_not_taken_as_in_block(fmt):
     _, exact = generic._unpool_dense(*args, (5, 7), (2, 2), fmt)
     assert not bool(_np(exact))
     expected = reference.max_unpool(pooled, idx, out_shape)
-    y = generic.max_unpool2d(*args, (5, 7), (2, 2), fmt)
+    y = generic.max_unpool2d.generic(*args, (5, 7), (2, 2), fmt)
     np.testing.assert_array_equal(_np(y), expected)
     reference_input = np.zeros((1, *out_shape), "float32")
     layer_out = kcl.MaxUnpooling2D(2, data_format=fmt)([pooled, idx, reference_input])
@@ -208,7 +208,7 @@ def test_gradients_match_finite_differences():
 
 @pytest.mark.parametrize("fmt", [CL, CF])
 def test_fast_path_equals_generic_with_gradients(fmt):
-    fast = backend_kernels.fast_path("max_unpool2d")
+    fast = pooling_kernels.max_unpool2d.implementation()
     if fast is None:
         pytest.skip(f"no max_unpool2d fast path on {keras.backend.backend()}")
     x = _layout(_distinct((2, 5, 6, 2), 11), fmt)
@@ -220,7 +220,7 @@ def test_fast_path_equals_generic_with_gradients(fmt):
         idx.reshape(-1)[::6] = 10_000
         idx_t = ops.convert_to_tensor(idx)
         outs, grads = [], []
-        for kernel in (fast, generic.max_unpool2d):
+        for kernel in (fast, generic.max_unpool2d.generic):
 
             def f(v, kernel=kernel, idx_t=idx_t, block=block):
                 return ops.sum(kernel(v, idx_t, (5, 6), block, fmt) * ops.convert_to_tensor(w))

@@ -1,0 +1,80 @@
+"""PyTorch fast paths of argmax pooling (`max_pool2d` with indices) and
+unpooling (one `scatter_reduce`)."""
+
+from __future__ import annotations
+
+import torch
+
+from keras_cv_layers.utils.argument_validation import same_padding_amounts
+
+_POOL_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
+def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format: str):
+    """`torch.nn.functional.max_pool2d(return_indices=True)` on an NCHW view
+    (channels_last inputs are permuted without a copy: torch pools the
+    channels_last memory format natively); "same" pads with -inf
+    explicitly.  torch's per-channel `h * W + w` indices (of the padded
+    input) are converted to the package's per-example flat indices."""
+    if not isinstance(inputs, torch.Tensor) or inputs.dtype not in _POOL_DTYPES:
+        return NotImplemented
+    channels_last = data_format == "channels_last"
+    x = inputs.permute(0, 3, 1, 2) if channels_last else inputs
+    _, channels, height, width = x.shape
+    top = left = 0
+    if padding == "same":
+        top, bottom = same_padding_amounts(height, pool_size[0], strides[0])
+        left, right = same_padding_amounts(width, pool_size[1], strides[1])
+        if top or bottom or left or right:
+            x = torch.nn.functional.pad(x, (left, right, top, bottom), value=float("-inf"))
+    padded_w = x.shape[3]
+    if x.shape[2] < pool_size[0] or padded_w < pool_size[1]:
+        return NotImplemented
+    pooled, ind = torch.nn.functional.max_pool2d(x, pool_size, strides, return_indices=True)
+    if top or left or padded_w != width:
+        rows = torch.div(ind, padded_w, rounding_mode="floor")
+        ind = (rows - top) * width + (ind - rows * padded_w - left)
+    ind = ind.to(torch.int32)
+    channel = torch.arange(channels, device=ind.device, dtype=torch.int32).view(1, -1, 1, 1)
+    if channels_last:
+        # One fused pass: channel + channels * ind.
+        indices = torch.add(channel, ind, alpha=channels).permute(0, 2, 3, 1)
+        return pooled.permute(0, 2, 3, 1), indices
+    return pooled, torch.add(ind, channel, alpha=height * width)
+
+
+class _ScatterMaxUnpool(torch.autograd.Function):
+    """Forward: scatter-max of the values into a zero tensor (one value per
+    position, not a sum); backward: the gather of the output gradient."""
+
+    @staticmethod
+    def forward(ctx, values, targets, size: int):
+        out = values.new_zeros((values.shape[0], size + 1))
+        out.scatter_reduce_(1, targets, values, reduce="amax", include_self=False)
+        ctx.save_for_backward(targets)
+        return out[:, :size]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (targets,) = ctx.saved_tensors
+        grad = torch.nn.functional.pad(grad, (0, 1))
+        return grad.gather(1, targets), None, None
+
+
+def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
+    """One native `scatter_reduce` (amax) over the per-example flat indices,
+    which are the package's index convention in either data format, with
+    out-of-range indices sent to a dropped extra column; the gradient is a
+    gather (a custom autograd function)."""
+    if not isinstance(inputs, torch.Tensor) or inputs.dtype not in _POOL_DTYPES:
+        return NotImplemented
+    out_h, out_w = (int(v) for v in output_size)
+    batch = inputs.shape[0]
+    channels = inputs.shape[3] if data_format == "channels_last" else inputs.shape[1]
+    size = out_h * out_w * channels
+    targets = indices.reshape(batch, -1).to(torch.int64)
+    targets = torch.where((targets >= 0) & (targets < size), targets, size)
+    out = _ScatterMaxUnpool.apply(inputs.reshape(batch, -1), targets, size)
+    if data_format == "channels_last":
+        return out.view(batch, out_h, out_w, channels)
+    return out.view(batch, channels, out_h, out_w)
