@@ -13,7 +13,9 @@ model built from the package's layers with Keras' progress bars, saves it as
 ``<out_dir>/<name>.keras``, reloads it with ``safe_mode=True`` and checks the
 reloaded outputs, and writes ``<out_dir>/<name>.png`` when matplotlib is installed
 (``pip install 'keras-cv-layers[demo]'``).  `run_all` ends with a summary
-table and writes it to ``<out_dir>/summary.json``.
+table and writes it to ``<out_dir>/summary.json``: one row per example, the
+flat `ExampleReport.as_dict` of its report plus ``example``, ``ok`` (and
+``error`` when it failed).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import os
 import pkgutil
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -36,6 +38,7 @@ import keras_cv_layers as kcl
 from keras_cv_layers import examples as _examples
 from keras_cv_layers.examples import classification
 from keras_cv_layers.examples._common import figures_available
+from keras_cv_layers.examples._skeleton import REPORT_KEYS, ExampleReport
 from keras_cv_layers.examples.classification import (  # re-exported: the demo's classifier
     CLASS_NAMES,
     IMAGE_SIZE,
@@ -50,6 +53,7 @@ __all__ = [
     "IMAGE_SIZE",
     "NUM_CLASSES",
     "DemoError",
+    "ExampleReport",
     "build_model",
     "discover_examples",
     "format_summary",
@@ -62,8 +66,9 @@ __all__ = [
 
 #: Epochs used for an example whose `run` has no default for `epochs`.
 DEFAULT_EPOCHS = 3
-#: Keys every example report must hold (see `keras_cv_layers.examples`).
-REPORT_KEYS = ("name", "metric", "metric_name", "model_path", "max_abs_diff", "figure_path")
+#: One row of the summary (and of ``summary.json``): a flat report, plus
+#: ``example``, ``ok`` and, for a failed example, ``error``.
+SummaryRow = dict[str, Any]
 
 
 class DemoError(ValueError):
@@ -77,7 +82,7 @@ def run_demo(
     num_samples: int = 768,
     batch_size: int = 32,
     verbose: int = 1,
-) -> dict[str, Any]:
+) -> ExampleReport:
     """Trains, evaluates, saves, reloads and checks the demo classifier alone
     (the ``classification`` example), writing ``model.keras`` and
     ``samples.png`` into `out_dir`.
@@ -96,10 +101,11 @@ def run_demo(
             per epoch).
 
     Returns:
-        A dict with `backend`, `epochs`, `train_accuracy`, `val_accuracy`,
-        `val_loss`, `model_path`, `max_abs_diff` (reloaded vs. original
-        predictions), `samples_path` (None without matplotlib) and `seconds`
-        (plus the example-report keys).
+        The classifier's `ExampleReport` (`backend`, `epochs`, `model_path`,
+        `max_abs_diff` (reloaded vs. original predictions), `seconds`, ...),
+        with the extras `train_accuracy`, `val_accuracy`, `val_loss` and
+        `samples_path` (the figure; None without matplotlib).  It also reads
+        like the dict it used to be: ``report["val_accuracy"]``.
 
     Raises:
         AssertionError: if the reloaded model's predictions differ from the
@@ -116,20 +122,20 @@ def run_demo(
         name="model",
         figure_name="samples.png",
     )
-    report["samples_path"] = report["figure_path"]
+    report = report.with_extras(samples_path=report.figure_path)
     print(
         "\n".join(
             [
                 "",
                 "keras_cv_layers demo report",
-                f"  backend            {report['backend']}",
-                f"  epochs             {epochs}",
-                f"  train accuracy     {report['train_accuracy']:.4f}",
-                f"  val accuracy       {report['val_accuracy']:.4f}",
-                f"  saved model        {report['model_path']}",
-                f"  reload max |diff|  {report['max_abs_diff']:.3g} (<= 1e-5: ok)",
-                f"  samples figure     {report['samples_path'] or '-'}",
-                f"  time               {report['seconds']:.1f} s",
+                f"  backend            {report.backend}",
+                f"  epochs             {report.epochs}",
+                f"  train accuracy     {report.extras['train_accuracy']:.4f}",
+                f"  val accuracy       {report.extras['val_accuracy']:.4f}",
+                f"  saved model        {report.model_path}",
+                f"  reload max |diff|  {report.max_abs_diff:.3g} (<= 1e-5: ok)",
+                f"  samples figure     {report.figure_path or '-'}",
+                f"  time               {report.seconds:.1f} s",
             ]
         )
     )
@@ -176,18 +182,33 @@ def _default_epochs(module: ModuleType) -> int:
     return int(parameter.default)
 
 
-def _check_report(name: str, report: Any) -> list[str]:
+def _as_report(result: Any, epochs: int, seconds: float) -> ExampleReport:
+    """The `ExampleReport` of what an example's `run` returned: that report,
+    or one made from a dict of the older interface (`REPORT_KEYS` at least).
+
+    Raises:
+        AssertionError: if `result` is neither, or a dict that lacks keys.
+    """
+    if isinstance(result, ExampleReport):
+        return result
+    if not isinstance(result, Mapping):
+        raise AssertionError(f"run() returned {type(result).__name__}, not an ExampleReport")
+    missing = [f"report lacks {key!r}" for key in REPORT_KEYS if key not in result]
+    if missing:
+        raise AssertionError("; ".join(missing))
+    return ExampleReport.from_mapping(
+        result, seconds=seconds, backend=keras.backend.backend(), epochs=epochs
+    )
+
+
+def _check_report(report: ExampleReport) -> list[str]:
     """What is wrong with an example's report (empty when nothing)."""
-    if not isinstance(report, dict):
-        return [f"run() returned {type(report).__name__}, not a report dict"]
-    problems = [f"report lacks {key!r}" for key in REPORT_KEYS if key not in report]
-    model_path = report.get("model_path")
-    if model_path and not os.path.isfile(model_path):
-        problems.append(f"model file {model_path} was not written")
-    figure_path = report.get("figure_path")
-    if figure_path and not os.path.isfile(figure_path):
-        problems.append(f"figure {figure_path} was not written")
-    diff = report.get("max_abs_diff")
+    problems = []
+    if report.model_path and not os.path.isfile(report.model_path):
+        problems.append(f"model file {report.model_path} was not written")
+    if report.figure_path and not os.path.isfile(report.figure_path):
+        problems.append(f"figure {report.figure_path} was not written")
+    diff = report.max_abs_diff
     if diff is not None and not (isinstance(diff, (int, float)) and math.isfinite(diff)):
         problems.append(f"max_abs_diff is {diff!r}")
     return problems
@@ -201,12 +222,27 @@ def run_example(
     seed: int = 0,
     verbose: int = 1,
     small: bool = False,
-) -> dict[str, Any]:
-    """Runs one example and returns its report, never raising for a failure
-    of the example itself: a failed run gets ``ok=False`` and ``error``.
+) -> SummaryRow:
+    """Runs one example and returns its summary row, never raising for a
+    failure of the example itself.
 
     Keras' session is cleared and the seed and dtype policy reset around the
     run, so that examples do not depend on each other.
+
+    Args:
+        name: the example's name.
+        module: the example's module (with `run`).
+        epochs: training epochs; None: the default of the module's `run`.
+        out_dir: folder for the model and the figure.
+        seed: seed of the data and the weights.
+        verbose: `model.fit` verbosity.
+        small: the example's tiny configuration.
+
+    Returns:
+        The flat `ExampleReport.as_dict` of the example's report with
+        ``example``, ``epochs`` and ``ok=True``; for a failed run only
+        ``name``, ``example``, ``epochs``, ``seconds``, ``ok=False`` and
+        ``error``.
     """
     epochs = _default_epochs(module) if epochs is None else epochs
     title = getattr(module, "TITLE", "")
@@ -216,21 +252,26 @@ def run_example(
     policy = keras.config.dtype_policy()
     start = time.perf_counter()
     try:
-        report = module.run(epochs=epochs, out_dir=out_dir, seed=seed, verbose=verbose, small=small)
-        problems = _check_report(name, report)
+        result = module.run(epochs=epochs, out_dir=out_dir, seed=seed, verbose=verbose, small=small)
+        report = _as_report(result, epochs, time.perf_counter() - start)
+        problems = _check_report(report)
         if problems:
             raise AssertionError("; ".join(problems))
     except Exception as error:
         traceback.print_exc()
-        report = {"name": name, "ok": False, "error": f"{type(error).__name__}: {error}"}
+        row: SummaryRow = {
+            "name": name,
+            "ok": False,
+            "error": f"{type(error).__name__}: {error}",
+            "seconds": time.perf_counter() - start,
+        }
     else:
-        report = dict(report, ok=True)
+        row = {**report.as_dict(), "ok": True}
     finally:
         keras.config.set_dtype_policy(policy)
-    report.setdefault("seconds", time.perf_counter() - start)
-    report["example"] = name
-    report["epochs"] = epochs
-    return report
+    row["example"] = name
+    row["epochs"] = epochs
+    return row
 
 
 def run_all(
@@ -240,7 +281,7 @@ def run_all(
     seed: int = 0,
     verbose: int = 1,
     small: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[SummaryRow]:
     """Runs every example (or those named in `only`), prints a summary table
     and writes it to ``<out_dir>/summary.json``.
 
@@ -254,8 +295,8 @@ def run_all(
         small: tiny configurations (seconds each; for tests).
 
     Returns:
-        One report per example, in run order; each has ``ok`` (and ``error``
-        when it failed).
+        One summary row per example (see `run_example`), in run order; each
+        has ``ok`` (and ``error`` when it failed).
 
     Raises:
         DemoError: if `only` names an example that does not exist.
@@ -277,7 +318,7 @@ def run_all(
         flush=True,
     )
     figures_available()  # says once that figures are skipped without matplotlib
-    reports = []
+    reports: list[SummaryRow] = []
     for name in names:
         if name in import_errors:
             print(f"\n=== example '{name}' failed to import:\n{import_errors[name]}", flush=True)
@@ -291,7 +332,7 @@ def run_all(
     return reports
 
 
-def format_summary(reports: Sequence[dict[str, Any]], backend: str | None = None) -> str:
+def format_summary(reports: Sequence[Mapping[str, Any]], backend: str | None = None) -> str:
     """The summary table of `run_all`: example, headline metric, reload
     difference, figure path, seconds and status."""
     header = ("example", "metric", "reload |diff|", "figure", "seconds", "status")

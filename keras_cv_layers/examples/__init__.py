@@ -3,17 +3,21 @@
 Each public module of this package is one example and defines:
 
 - ``TITLE``: a one-line description;
-- ``run(epochs, out_dir, seed=0, verbose=1, small=False) -> dict``: makes its
-  synthetic data in code, builds and trains a small model from the
+- ``run(epochs, out_dir, seed=0, verbose=1, small=False) -> ExampleReport``:
+  makes its synthetic data in code, builds and trains a small model from the
   package's layers (Keras progress bars when `verbose`), saves it as
   ``<out_dir>/<name>.keras``, reloads it with ``safe_mode=True`` and checks the
   reloaded outputs, writes its PNG figure when matplotlib is installed, and
-  returns a report: at least ``name``, ``metric`` (the headline number, e.g.
+  returns an `ExampleReport`: ``name``, ``metric`` (the headline number, e.g.
   accuracy), ``metric_name``, ``model_path``, ``max_abs_diff``,
-  ``figure_path`` (None without matplotlib) and ``seconds``.  ``small=True``
-  selects a tiny configuration for tests.
+  ``figure_path`` (None without matplotlib), ``seconds``, ``backend``,
+  ``epochs`` and the example's own ``extras``.  ``small=True`` selects a tiny
+  configuration for tests.
 
-Helpers shared by the examples are in `keras_cv_layers.examples._common`.
+The examples share one training skeleton, `ExampleRun` (seed, timer,
+compile and fit, save / reload check, figure, report), in
+`keras_cv_layers.examples._skeleton`; the other helpers are in
+`keras_cv_layers.examples._common`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from types import ModuleType
+
+from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun
+
+__all__ = ["ExampleReport", "ExampleRun", "available_examples"]
 
 
 def available_examples() -> dict[str, ModuleType]:

@@ -22,20 +22,13 @@ example works whatever ``image_data_format`` the user's ``keras.json`` holds.
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
 
 import keras
 import numpy as np
 
 import keras_cv_layers as kcl
-from keras_cv_layers.examples._common import (
-    figures_available,
-    new_figure,
-    save_figure,
-    save_reload_check,
-    show_labelled_row,
-)
+from keras_cv_layers.examples._common import new_figure, save_figure, show_labelled_row
+from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun
 
 TITLE = "Texture orientation: MBConv, SEBlock and MultiHeadedSpatialAttention (with Blur2D)"
 
@@ -151,7 +144,7 @@ def run(
     seed: int = 0,
     verbose: int = 1,
     small: bool = False,
-) -> dict[str, Any]:
+) -> ExampleReport:
     """Trains the classifier (1536 training / 384 test images in batches of
     32; 384 / 128 in batches of 8 with `small=True`, so that the blocks'
     BatchNormalization statistics, momentum 0.99, still settle), checks the
@@ -160,51 +153,26 @@ def run(
 
     Returns:
         The example report (see `keras_cv_layers.examples`): `metric` is the
-        test accuracy; also `backend`, `epochs`, `train_accuracy`.
+        test accuracy; extra: `train_accuracy`.
     """
-    start = time.perf_counter()
-    backend = keras.backend.backend()
-    keras.utils.set_random_seed(seed)
+    session = ExampleRun("blocks", out_dir, seed=seed, epochs=epochs, verbose=verbose)
     num_train, num_test, batch_size = (384, 128, 8) if small else (1536, 384, 32)
     x_train, y_train = make_dataset(num_train, seed=seed)
     x_test, y_test = make_dataset(num_test, seed=seed + 1)
     model = build_model()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=3e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+    history = session.fit(
+        model,
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        about=f"{num_train} training / {num_test} test images of {SIZE}x{SIZE}",
     )
-    if verbose:
-        print(
-            f"blocks on backend '{backend}': {model.count_params()} parameters, "
-            f"{num_train} training / {num_test} test images of {SIZE}x{SIZE}",
-            flush=True,
-        )
-    history = model.fit(
-        x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose
+    predicted = np.argmax(model.predict(x_test, batch_size=64, verbose=0), axis=-1)
+    return session.finish(
+        model,
+        x_test[:32],
+        metric=float(np.mean(predicted == y_test)),
+        metric_name="test accuracy",
+        figure=lambda path: _save_figure(path, x_test, y_test, predicted, se_gates(model, x_test)),
+        extras={"train_accuracy": float(history.history["accuracy"][-1])},
     )
-    probabilities = model.predict(x_test, batch_size=64, verbose=0)
-    predicted = np.argmax(probabilities, axis=-1)
-    accuracy = float(np.mean(predicted == y_test))
-    model_path, max_abs_diff = save_reload_check(model, x_test[:32], out_dir, "blocks")
-    figure_path = None
-    if figures_available():
-        figure_path = _save_figure(
-            os.path.join(os.fspath(out_dir), "blocks.png"),
-            x_test,
-            y_test,
-            predicted,
-            se_gates(model, x_test),
-        )
-    return {
-        "name": "blocks",
-        "metric": accuracy,
-        "metric_name": "test accuracy",
-        "model_path": model_path,
-        "max_abs_diff": max_abs_diff,
-        "figure_path": figure_path,
-        "seconds": time.perf_counter() - start,
-        "backend": backend,
-        "epochs": int(epochs),
-        "train_accuracy": float(history.history["accuracy"][-1]),
-    }

@@ -15,8 +15,6 @@ example works whatever ``image_data_format`` the user's ``keras.json`` holds.
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
 
 import keras
 import numpy as np
@@ -26,9 +24,9 @@ from keras_cv_layers.examples._common import (
     figures_available,
     new_figure,
     save_figure,
-    save_reload_check,
     show_labelled_row,
 )
+from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun
 
 TITLE = "Blob-quadrant classifier (CoordConv, weight norm/standardization, norm layers)"
 
@@ -159,7 +157,7 @@ def train(
     verbose: int = 1,
     name: str = "classification",
     figure_name: str | None = None,
-) -> dict[str, Any]:
+) -> ExampleReport:
     """Trains, evaluates, saves, reloads and checks the classifier.
 
     Uses the current Keras backend.  Seeds Keras' global random state with
@@ -178,70 +176,47 @@ def train(
         figure_name: file name of the figure (default ``<name>.png``).
 
     Returns:
-        The example report (see `keras_cv_layers.examples`) plus `backend`,
-        `epochs`, `train_accuracy`, `val_accuracy`, `val_loss`,
-        `final_fit_accuracy`.
+        The example report (see `keras_cv_layers.examples`); extras:
+        `train_accuracy`, `val_accuracy`, `val_loss`, `final_fit_accuracy`.
 
     Raises:
         AssertionError: if the reloaded model's predictions differ from the
             original's by more than 1e-5.
     """
-    start = time.perf_counter()
-    backend = keras.backend.backend()
-    os.makedirs(out_dir, exist_ok=True)
-    keras.utils.set_random_seed(seed)
-
+    session = ExampleRun(
+        name, out_dir, seed=seed, epochs=epochs, verbose=verbose, label="classifier"
+    )
     x_train, y_train = make_dataset(num_samples, seed=seed)
     x_val, y_val = make_dataset(max(num_samples // 4, 1), seed=seed + 1)
-
     model = build_model()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=3e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    if verbose:
-        print(
-            f"classifier on backend '{backend}': {model.count_params()} parameters, "
-            f"{len(model.layers)} layers, {len(x_train)} training / {len(x_val)} "
-            "validation images",
-            flush=True,
-        )
-    history = model.fit(
+    history = session.fit(
+        model,
         x_train,
         y_train,
         validation_data=(x_val, y_val),
-        epochs=epochs,
         batch_size=batch_size,
-        shuffle=True,
-        verbose=verbose,
+        about=f"{len(model.layers)} layers, {len(x_train)} training / {len(x_val)} "
+        "validation images",
     )
     # Same batch size as in `fit`: the compiled test step is reused.
-    _, train_accuracy = model.evaluate(x_train, y_train, batch_size=batch_size, verbose=0)
-    val_loss, val_accuracy = model.evaluate(x_val, y_val, batch_size=batch_size, verbose=0)
-
-    model_path, max_abs_diff = save_reload_check(
-        model, x_val, out_dir, name, atol=1e-5, batch_size=batch_size
-    )
+    train_scores = session.evaluate(model, x_train, y_train, batch_size=batch_size)
+    val_scores = session.evaluate(model, x_val, y_val, batch_size=batch_size)
     predicted = np.argmax(np.asarray(model.predict(x_val, batch_size=batch_size, verbose=0)), -1)
-    figure_path = write_samples_figure(
-        out_dir, x_val, y_val, predicted, filename=figure_name or f"{name}.png"
+    return session.finish(
+        model,
+        x_val,
+        metric=val_scores["accuracy"],
+        metric_name="val accuracy",
+        batch_size=batch_size,
+        figure=lambda path: _save_samples(path, x_val, y_val, predicted),
+        figure_name=figure_name,
+        extras={
+            "train_accuracy": train_scores["accuracy"],
+            "val_accuracy": val_scores["accuracy"],
+            "val_loss": val_scores["loss"],
+            "final_fit_accuracy": float(history.history["accuracy"][-1]) if epochs else None,
+        },
     )
-    return {
-        "name": name,
-        "metric": float(val_accuracy),
-        "metric_name": "val accuracy",
-        "model_path": model_path,
-        "max_abs_diff": max_abs_diff,
-        "figure_path": figure_path,
-        "seconds": time.perf_counter() - start,
-        "backend": backend,
-        "epochs": int(epochs),
-        "train_accuracy": float(train_accuracy),
-        "val_accuracy": float(val_accuracy),
-        "val_loss": float(val_loss),
-        "final_fit_accuracy": float(history.history["accuracy"][-1]) if epochs else None,
-    }
 
 
 def run(
@@ -250,7 +225,7 @@ def run(
     seed: int = 0,
     verbose: int = 1,
     small: bool = False,
-) -> dict[str, Any]:
+) -> ExampleReport:
     """The example interface of `keras_cv_layers.examples`: trains the
     classifier on 768 images (64 with `small=True`), writes
     ``classification.keras`` and ``classification.png`` into `out_dir`."""

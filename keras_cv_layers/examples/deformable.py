@@ -12,19 +12,13 @@ first layer's stride.
 from __future__ import annotations
 
 import os
-import time
 
 import keras
 import numpy as np
 
 import keras_cv_layers as kcl
-from keras_cv_layers.examples._common import (
-    figures_available,
-    new_figure,
-    save_figure,
-    save_reload_check,
-    show_image,
-)
+from keras_cv_layers.examples._common import new_figure, save_figure, show_image
+from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun, compile_model
 
 TITLE = "DeformableConv2D: classifying scaled and sheared shapes, learned sampling locations"
 
@@ -60,6 +54,13 @@ def make_data(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]
 
 
 def build_model(deformable: bool = True) -> keras.Model:
+    """The classifier: two modulated `DeformableConv2D` layers (plain
+    `keras.layers.Conv2D` when not `deformable`), max pooling, softmax.
+
+    Returns:
+        A `keras.Model` from `(batch, SIZE, SIZE, 1)` to the class
+        probabilities, compiled (Adam, sparse cross-entropy, accuracy).
+    """
     cl = "channels_last"
     inputs = keras.Input((SIZE, SIZE, 1))
     if deformable:
@@ -91,13 +92,7 @@ def build_model(deformable: bool = True) -> keras.Model:
         x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", data_format=cl)(x)
     x = keras.layers.GlobalMaxPooling2D(data_format=cl)(x)
     outputs = keras.layers.Dense(len(CLASSES), activation="softmax")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(
-        optimizer=keras.optimizers.Adam(3e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return compile_model(keras.Model(inputs, outputs))
 
 
 def sampling_locations(model: keras.Model, images: np.ndarray) -> np.ndarray:
@@ -144,36 +139,43 @@ def _save_figure(path: str, images: np.ndarray, locations: np.ndarray) -> str:
     return save_figure(figure, path)
 
 
-def run(epochs: int, out_dir: str, seed: int = 0, verbose: int = 1, small: bool = False) -> dict:
-    start = time.time()
-    keras.utils.set_random_seed(seed)
+def run(
+    epochs: int,
+    out_dir: str | os.PathLike,
+    seed: int = 0,
+    verbose: int = 1,
+    small: bool = False,
+) -> ExampleReport:
+    """The example interface of `keras_cv_layers.examples`: trains the
+    deformable network on 3000 images (96 with `small=True`), tests it on 600
+    (48), and, unless `small`, the same network with `keras.layers.Conv2D` for
+    comparison; writes ``deformable.keras`` and ``deformable.png`` into
+    `out_dir`.
+
+    Returns:
+        The example report (see `keras_cv_layers.examples`): `metric` is the
+        test accuracy; extra: `baseline_conv2d_accuracy` (None when `small`).
+    """
+    session = ExampleRun("deformable", out_dir, seed=seed, epochs=epochs, verbose=verbose)
     rng = np.random.default_rng(seed)
     n_train, n_test = (96, 48) if small else (3000, 600)
     x_train, y_train = make_data(n_train, rng)
     x_test, y_test = make_data(n_test, rng)
     model = build_model(deformable=True)
-    model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=verbose)
-    accuracy = float(model.evaluate(x_test, y_test, verbose=0)[1])
+    session.fit(model, x_train, y_train, about=f"{n_train} training / {n_test} test images")
+    accuracy = session.evaluate(model, x_test, y_test)["accuracy"]
     baseline_accuracy = None
     if not small:
         # The same network with keras.layers.Conv2D, for comparison.
         baseline = build_model(deformable=False)
-        baseline.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0)
-        baseline_accuracy = float(baseline.evaluate(x_test, y_test, verbose=0)[1])
-    model_path, diff = save_reload_check(model, x_test[:16], out_dir, "deformable")
-    figure_path = None
-    if figures_available():
-        picks = x_test[:6]
-        figure_path = _save_figure(
-            os.path.join(out_dir, "deformable.png"), picks, sampling_locations(model, picks)
-        )
-    return {
-        "name": "deformable",
-        "metric": accuracy,
-        "metric_name": "test accuracy",
-        "baseline_conv2d_accuracy": baseline_accuracy,
-        "model_path": model_path,
-        "max_abs_diff": diff,
-        "figure_path": figure_path,
-        "seconds": time.time() - start,
-    }
+        session.fit(baseline, x_train, y_train, verbose=0)
+        baseline_accuracy = session.evaluate(baseline, x_test, y_test)["accuracy"]
+    picks = x_test[:6]
+    return session.finish(
+        model,
+        x_test[:16],
+        metric=accuracy,
+        metric_name="test accuracy",
+        figure=lambda path: _save_figure(path, picks, sampling_locations(model, picks)),
+        extras={"baseline_conv2d_accuracy": baseline_accuracy},
+    )

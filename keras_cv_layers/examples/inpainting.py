@@ -17,14 +17,13 @@ example works whatever ``image_data_format`` the user's ``keras.json`` holds.
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
 
 import keras
 import numpy as np
 
 import keras_cv_layers as kcl
-from keras_cv_layers.examples._common import save_image_grid, save_reload_check
+from keras_cv_layers.examples._common import save_image_grid
+from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun
 
 TITLE = "Inpainting rectangular holes (PartialConv2D encoder-decoder, mask propagation)"
 
@@ -141,7 +140,7 @@ def run(
     seed: int = 0,
     verbose: int = 1,
     small: bool = False,
-) -> dict[str, Any]:
+) -> ExampleReport:
     """The example interface of `keras_cv_layers.examples`: trains the
     inpainting network on 384 images of 32x32 (64 of 16x16 with `small=True`),
     writes ``inpainting.keras`` and ``inpainting.png`` (rows: input with
@@ -149,79 +148,58 @@ def run(
 
     Returns:
         The example report (see `keras_cv_layers.examples`); `metric` is the
-        hole L1 of the composited output, plus `baseline_hole_l1` (mean
-        fill), `backend` and `epochs`.
+        hole L1 of the composited output; extra: `baseline_hole_l1` (mean
+        fill).
 
     Raises:
         AssertionError: if the reloaded model's predictions differ from the
             original's by more than 1e-5.
     """
-    start = time.perf_counter()
-    name = "inpainting"
-    backend = keras.backend.backend()
-    os.makedirs(out_dir, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    session = ExampleRun("inpainting", out_dir, seed=seed, epochs=epochs, verbose=verbose)
     size = 16 if small else IMAGE_SIZE
     num_train = 64 if small else 384
     batch_size = 16 if small else 32
 
     x_train, m_train = make_dataset(num_train, seed=seed, image_size=size)
     x_val, m_val = make_dataset(max(num_train // 4, 8), seed=seed + 1, image_size=size)
+    val_inputs = [x_val * m_val, m_val]
 
     model = build_model(size)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3), loss="mae")
-    if verbose:
-        print(
-            f"inpainting on backend '{backend}': {model.count_params()} parameters, "
-            f"{len(x_train)} training / {len(x_val)} validation {size}x{size} images",
-            flush=True,
-        )
     # Per-pixel weights: the holes count 6x (the valid pixels are copied
     # through in the composite anyway).
-    model.fit(
+    session.fit(
+        model,
         [x_train * m_train, m_train],
         x_train,
+        loss="mae",
+        metrics=(),
         sample_weight=1.0 + 5.0 * (1.0 - m_train[..., 0]),
-        validation_data=([x_val * m_val, m_val], x_val, 1.0 + 5.0 * (1.0 - m_val[..., 0])),
-        epochs=epochs,
+        validation_data=(val_inputs, x_val, 1.0 + 5.0 * (1.0 - m_val[..., 0])),
         batch_size=batch_size,
-        shuffle=True,
-        verbose=verbose,
+        about=f"{len(x_train)} training / {len(x_val)} validation {size}x{size} images",
     )
-    val_inputs = [x_val * m_val, m_val]
     predicted = np.asarray(model.predict(val_inputs, batch_size=batch_size, verbose=0))
     composite = x_val * m_val + predicted * (1.0 - m_val)
     metric = hole_l1(composite, x_val, m_val)
     baseline = hole_l1(mean_fill(x_val, m_val), x_val, m_val)
-
-    model_path, max_abs_diff = save_reload_check(
-        model, val_inputs, out_dir, name, atol=1e-5, batch_size=batch_size
-    )
-    count = min(8, len(x_val))
-    figure_path = save_image_grid(
-        os.path.join(os.fspath(out_dir), f"{name}.png"),
-        [
-            list(x_val[:count] * m_val[:count]),
-            list(m_val[:count]),
-            list(composite[:count]),
-            list(x_val[:count]),
-        ],
-        row_labels=["input", "mask", "output", "target"],
-    )
     if verbose:
-        print(
-            f"hole L1: {metric:.4f} (mean-fill baseline {baseline:.4f})",
-            flush=True,
-        )
-    return {
-        "name": name,
-        "metric": metric,
-        "metric_name": "hole L1 (lower is better)",
-        "baseline_hole_l1": baseline,
-        "model_path": model_path,
-        "max_abs_diff": max_abs_diff,
-        "figure_path": figure_path,
-        "seconds": time.perf_counter() - start,
-        "backend": backend,
-        "epochs": int(epochs),
-    }
+        print(f"hole L1: {metric:.4f} (mean-fill baseline {baseline:.4f})", flush=True)
+    count = min(8, len(x_val))
+    return session.finish(
+        model,
+        val_inputs,
+        metric=metric,
+        metric_name="hole L1 (lower is better)",
+        batch_size=batch_size,
+        figure=lambda path: save_image_grid(
+            path,
+            [
+                list(x_val[:count] * m_val[:count]),
+                list(m_val[:count]),
+                list(composite[:count]),
+                list(x_val[:count]),
+            ],
+            row_labels=["input", "mask", "output", "target"],
+        ),
+        extras={"baseline_hole_l1": baseline},
+    )

@@ -25,14 +25,13 @@ example works whatever ``image_data_format`` the user's ``keras.json`` holds.
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
 
 import keras
 import numpy as np
 
 import keras_cv_layers as kcl
-from keras_cv_layers.examples._common import save_image_grid, save_reload_check
+from keras_cv_layers.examples._common import save_image_grid
+from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun
 
 TITLE = "Rotation robustness: GroupConv2D (p4) vs plain Conv2D, trained upright only"
 
@@ -159,20 +158,23 @@ def build_plain_model(
     return keras.Model(inputs, outputs, name="plain_cnn")
 
 
-def _fit_and_score(model, data, epochs, batch_size, verbose) -> dict[str, float]:
+def _fit_and_score(
+    session: ExampleRun,
+    model: keras.Model,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    batch_size: int,
+    about: str,
+) -> dict[str, float]:
+    """Trains `model` on the upright glyphs; its accuracies on the upright
+    and on the rotated test glyphs."""
     x_train, y_train, x_test, y_test = data
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=3e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
-    _, upright = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
-    _, rotated = model.evaluate(rotate90(x_test), y_test, batch_size=batch_size, verbose=0)
+    session.fit(model, x_train, y_train, batch_size=batch_size, about=about)
+    upright = session.evaluate(model, x_test, y_test, batch_size=batch_size)["accuracy"]
+    rotated = session.evaluate(model, rotate90(x_test), y_test, batch_size=batch_size)["accuracy"]
     return {
-        "upright_accuracy": float(upright),
-        "rotated_accuracy": float(rotated),
-        "accuracy_drop_points": 100.0 * (float(upright) - float(rotated)),
+        "upright_accuracy": upright,
+        "rotated_accuracy": rotated,
+        "accuracy_drop_points": 100.0 * (upright - rotated),
         "params": int(model.count_params()),
     }
 
@@ -183,7 +185,7 @@ def run(
     seed: int = 0,
     verbose: int = 1,
     small: bool = False,
-) -> dict[str, Any]:
+) -> ExampleReport:
     """The example interface of `keras_cv_layers.examples`: trains both models
     on upright glyphs (2000 images; 128 with `small=True`), tests them on 600
     upright and 90-degree-rotated glyphs (64 with `small=True`), writes
@@ -191,34 +193,24 @@ def run(
 
     Returns:
         The example report (see `keras_cv_layers.examples`; `metric` is the
-        group model's accuracy on rotated glyphs) plus `group` and `plain`
+        group model's accuracy on rotated glyphs); extras: `group` and `plain`
         (each: `upright_accuracy`, `rotated_accuracy`, `accuracy_drop_points`,
-        `params`), `invariance_deviation` (largest change of the group model's
-        class probabilities under the rotations of C4), `backend` and
-        `epochs`.
+        `params`) and `invariance_deviation` (largest change of the group
+        model's class probabilities under the rotations of C4).
     """
-    start = time.perf_counter()
-    backend = keras.backend.backend()
-    os.makedirs(out_dir, exist_ok=True)
+    session = ExampleRun("rotation", out_dir, seed=seed, epochs=epochs, verbose=verbose)
     num_train, num_test = (128, 64) if small else (2000, 600)
     batch_size = 32
     x_train, y_train = make_dataset(num_train, seed=seed)
     x_test, y_test = make_dataset(num_test, seed=seed + 1)
     data = (x_train, y_train, x_test, y_test)
 
-    keras.utils.set_random_seed(seed)
     group_model = build_group_model()
-    keras.utils.set_random_seed(seed)
+    session.reseed()  # both models start from the same random state
     plain_model = build_plain_model()
-    if verbose:
-        print(
-            f"rotation example on backend '{backend}': p4 CNN {group_model.count_params()} "
-            f"parameters, plain CNN {plain_model.count_params()} parameters, "
-            f"{num_train} upright training glyphs, {num_test} test glyphs",
-            flush=True,
-        )
-    group = _fit_and_score(group_model, data, epochs, batch_size, verbose)
-    plain = _fit_and_score(plain_model, data, epochs, batch_size, verbose)
+    about = f"{num_train} upright training glyphs, {num_test} test glyphs"
+    group = _fit_and_score(session, group_model, data, batch_size, f"p4 CNN, {about}")
+    plain = _fit_and_score(session, plain_model, data, batch_size, f"plain CNN, {about}")
     deviation = kcl.check_equivariance(group_model, x_test[:16], group="C4", data_format=_CL)
     if verbose:
         for name, score in (("p4 CNN", group), ("plain CNN", plain)):
@@ -230,27 +222,18 @@ def run(
             )
         print(f"  p4 CNN invariance deviation: {deviation:.2e}", flush=True)
 
-    model_path, max_abs_diff = save_reload_check(
-        group_model, x_test, out_dir, "rotation", atol=1e-5, batch_size=batch_size
-    )
     shown = x_test[:8]
-    figure_path = save_image_grid(
-        os.path.join(os.fspath(out_dir), "rotation.png"),
-        [list(shown), list(rotate90(shown))],
-        row_labels=["upright", "rotated 90"],
-        normalize=True,
+    return session.finish(
+        group_model,
+        x_test,
+        metric=group["rotated_accuracy"],
+        metric_name="p4 CNN accuracy on 90-degree-rotated glyphs",
+        batch_size=batch_size,
+        figure=lambda path: save_image_grid(
+            path,
+            [list(shown), list(rotate90(shown))],
+            row_labels=["upright", "rotated 90"],
+            normalize=True,
+        ),
+        extras={"group": group, "plain": plain, "invariance_deviation": float(deviation)},
     )
-    return {
-        "name": "rotation",
-        "metric": group["rotated_accuracy"],
-        "metric_name": "p4 CNN accuracy on 90-degree-rotated glyphs",
-        "model_path": model_path,
-        "max_abs_diff": max_abs_diff,
-        "figure_path": figure_path,
-        "seconds": time.perf_counter() - start,
-        "backend": backend,
-        "epochs": int(epochs),
-        "group": group,
-        "plain": plain,
-        "invariance_deviation": float(deviation),
-    }

@@ -15,14 +15,13 @@ example works whatever ``image_data_format`` the user's ``keras.json`` holds.
 from __future__ import annotations
 
 import os
-import time
-from typing import Any
 
 import keras
 import numpy as np
 
 import keras_cv_layers as kcl
-from keras_cv_layers.examples._common import save_image_grid, save_reload_check
+from keras_cv_layers.examples._common import save_image_grid
+from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun
 
 TITLE = "SegNet-style shape segmentation (MaxPoolingWithArgmax2D, MaxUnpooling2D)"
 
@@ -114,73 +113,54 @@ def run(
     seed: int = 0,
     verbose: int = 1,
     small: bool = False,
-) -> dict[str, Any]:
+) -> ExampleReport:
     """Trains the SegNet on synthetic shapes (768 images of 32x32; 256 of 16x16
     with `small=True`), checks the `.keras` round trip, writes ``segnet.keras``
     and ``segnet.png`` (rows: images, targets, predictions) into `out_dir`.
 
     Returns:
         The example report (see `keras_cv_layers.examples`): `metric` is the
-        validation pixel accuracy; also `backend`, `epochs`,
-        `train_pixel_accuracy`.
+        validation pixel accuracy; extra: `train_pixel_accuracy`.
     """
-    start = time.perf_counter()
-    backend = keras.backend.backend()
-    keras.utils.set_random_seed(seed)
+    session = ExampleRun("segnet", out_dir, seed=seed, epochs=epochs, verbose=verbose)
     image_size, num_train, batch_size = (16, 256, 16) if small else (32, 768, 32)
     x_train, y_train = make_dataset(num_train, image_size, seed=seed)
     x_val, y_val = make_dataset(max(num_train // 4, 8), image_size, seed=seed + 1)
     model = build_model(image_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=5e-3),
+    one_hot = np.eye(NUM_CLASSES, dtype="float32")
+    session.fit(
+        model,
+        x_train,
+        one_hot[y_train],
+        learning_rate=5e-3,
         # One-hot targets: keras' sparse cross-entropy on 4-D outputs fails on
         # torch ("grad_input must be contiguous" in NLLLoss2d's backward).
         loss="categorical_crossentropy",
-    )
-    if verbose:
-        print(
-            f"segnet on backend '{backend}': {model.count_params()} parameters, "
-            f"{len(x_train)} training / {len(x_val)} validation images of "
-            f"{image_size}x{image_size}",
-            flush=True,
-        )
-    one_hot = np.eye(NUM_CLASSES, dtype="float32")
-    model.fit(
-        x_train,
-        one_hot[y_train],
-        epochs=epochs,
+        metrics=(),
         batch_size=batch_size,
-        shuffle=True,
-        verbose=verbose,
+        about=f"{len(x_train)} training / {len(x_val)} validation images of "
+        f"{image_size}x{image_size}",
     )
     train_accuracy = pixel_accuracy(
         model.predict(x_train, batch_size=batch_size, verbose=0), y_train
     )
     predictions = model.predict(x_val, batch_size=batch_size, verbose=0)
-    val_accuracy = pixel_accuracy(predictions, y_val)
-    model_path, max_abs_diff = save_reload_check(
-        model, x_val, out_dir, "segnet", atol=1e-5, batch_size=batch_size
-    )
-    count = min(8, len(x_val))
     scale = NUM_CLASSES - 1
-    figure_path = save_image_grid(
-        os.path.join(os.fspath(out_dir), "segnet.png"),
-        [
-            [np.clip(img, 0.0, 1.0) for img in x_val[:count]],
-            [m / scale for m in y_val[:count]],
-            [np.argmax(p, -1) / scale for p in predictions[:count]],
-        ],
-        row_labels=["image", "target", "prediction"],
+    count = min(8, len(x_val))
+    return session.finish(
+        model,
+        x_val,
+        metric=pixel_accuracy(predictions, y_val),
+        metric_name="val pixel accuracy",
+        batch_size=batch_size,
+        figure=lambda path: save_image_grid(
+            path,
+            [
+                [np.clip(img, 0.0, 1.0) for img in x_val[:count]],
+                [m / scale for m in y_val[:count]],
+                [np.argmax(p, -1) / scale for p in predictions[:count]],
+            ],
+            row_labels=["image", "target", "prediction"],
+        ),
+        extras={"train_pixel_accuracy": train_accuracy},
     )
-    return {
-        "name": "segnet",
-        "metric": val_accuracy,
-        "metric_name": "val pixel accuracy",
-        "model_path": model_path,
-        "max_abs_diff": max_abs_diff,
-        "figure_path": figure_path,
-        "seconds": time.perf_counter() - start,
-        "backend": backend,
-        "epochs": int(epochs),
-        "train_pixel_accuracy": train_accuracy,
-    }

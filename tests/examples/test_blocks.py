@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from keras_cv_layers.examples import blocks
+from keras_cv_layers.examples import ExampleReport, blocks
 
 
 def test_dataset_stripes_follow_the_label():
@@ -23,11 +23,13 @@ def test_dataset_stripes_follow_the_label():
 
 def test_run_small_learns_the_orientation(tmp_path):
     report = blocks.run(epochs=8, out_dir=tmp_path, seed=0, verbose=0, small=True)
-    assert report["name"] == "blocks" and report["metric_name"] == "test accuracy"
-    assert report["metric"] >= 0.9, report
-    assert os.path.isfile(report["model_path"]) and report["max_abs_diff"] <= 1e-5
-    if report["figure_path"] is not None:
-        assert os.path.getsize(report["figure_path"]) > 0
+    assert isinstance(report, ExampleReport)
+    assert report.name == "blocks" and report.metric_name == "test accuracy"
+    assert report.metric >= 0.9, report
+    assert os.path.isfile(report.model_path) and report.max_abs_diff <= 1e-5
+    assert 0.0 <= report.extras["train_accuracy"] <= 1.0 and report.epochs == 8
+    if report.figure_path is not None:
+        assert os.path.getsize(report.figure_path) > 0
 
 
 def test_se_gates_are_per_image_channel_gates(tmp_path):

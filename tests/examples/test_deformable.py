@@ -4,17 +4,19 @@ import os
 
 import numpy as np
 
-from keras_cv_layers.examples import deformable
+from keras_cv_layers.examples import ExampleReport, deformable
 
 
 def test_deformable_example_small(tmp_path):
     report = deformable.run(epochs=1, out_dir=str(tmp_path), verbose=0, small=True)
-    assert report["name"] == "deformable"
-    assert 0.0 <= report["metric"] <= 1.0
-    assert report["max_abs_diff"] <= 1e-5
-    assert os.path.exists(report["model_path"])
-    if report["figure_path"] is not None:
-        assert os.path.getsize(report["figure_path"]) > 0
+    assert isinstance(report, ExampleReport)
+    assert report.name == "deformable"
+    assert 0.0 <= report.metric <= 1.0
+    assert report.max_abs_diff <= 1e-5
+    assert os.path.exists(report.model_path)
+    assert report.extras == {"baseline_conv2d_accuracy": None}  # no baseline when small
+    if report.figure_path is not None:
+        assert os.path.getsize(report.figure_path) > 0
 
 
 def test_sampling_locations_of_a_fresh_model_are_the_regular_grid():

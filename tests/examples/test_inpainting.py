@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from keras_cv_layers.examples import inpainting
+from keras_cv_layers.examples import ExampleReport, inpainting
 
 
 def test_dataset_is_deterministic_and_has_holes():
@@ -29,11 +29,10 @@ def test_mean_fill_and_hole_l1():
 
 def test_run_small(tmp_path):
     report = inpainting.run(epochs=2, out_dir=str(tmp_path), verbose=0, small=True)
-    for key in ("name", "metric", "metric_name", "model_path", "max_abs_diff", "figure_path"):
-        assert key in report
-    assert report["name"] == "inpainting"
-    assert os.path.exists(report["model_path"])
-    assert report["max_abs_diff"] <= 1e-5
-    assert np.isfinite(report["metric"]) and np.isfinite(report["baseline_hole_l1"])
-    if report["figure_path"] is not None:
-        assert os.path.exists(report["figure_path"])
+    assert isinstance(report, ExampleReport)
+    assert report.name == "inpainting"
+    assert os.path.exists(report.model_path)
+    assert report.max_abs_diff <= 1e-5
+    assert np.isfinite(report.metric) and np.isfinite(report.extras["baseline_hole_l1"])
+    if report.figure_path is not None:
+        assert os.path.exists(report.figure_path)

@@ -2,20 +2,20 @@
 
 import numpy as np
 
-from keras_cv_layers.examples import available_examples, rotation
+from keras_cv_layers.examples import ExampleReport, available_examples, rotation
 
 
 def test_rotation_example_small(tmp_path):
     report = rotation.run(epochs=1, out_dir=str(tmp_path), seed=0, verbose=0, small=True)
-    for key in ("name", "metric", "metric_name", "model_path", "max_abs_diff", "figure_path"):
-        assert key in report
-    assert report["name"] == "rotation"
-    assert report["max_abs_diff"] <= 1e-5
-    group, plain = report["group"], report["plain"]
+    assert isinstance(report, ExampleReport)
+    assert report.name == "rotation"
+    assert report.max_abs_diff <= 1e-5
+    group, plain = report.extras["group"], report.extras["plain"]
+    assert report.metric == group["rotated_accuracy"]
     # The p4 model is invariant by construction: no loss under rotation (<= 2 points),
     # whatever its training state.
     assert group["accuracy_drop_points"] <= 2.0
-    assert report["invariance_deviation"] <= 1e-5
+    assert report.extras["invariance_deviation"] <= 1e-5
     assert 0.0 <= plain["rotated_accuracy"] <= 1.0
     # Similar parameter counts (within 25%).
     assert abs(group["params"] - plain["params"]) <= 0.25 * plain["params"]

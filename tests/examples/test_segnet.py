@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from keras_cv_layers.examples import segnet
+from keras_cv_layers.examples import ExampleReport, segnet
 
 
 def test_dataset_masks_match_shapes():
@@ -17,8 +17,10 @@ def test_dataset_masks_match_shapes():
 
 def test_run_small_reaches_pixel_accuracy(tmp_path):
     report = segnet.run(epochs=20, out_dir=tmp_path, seed=0, verbose=0, small=True)
-    assert report["name"] == "segnet" and report["metric_name"] == "val pixel accuracy"
-    assert report["metric"] >= 0.9, report
-    assert os.path.isfile(report["model_path"]) and report["max_abs_diff"] <= 1e-5
-    if report["figure_path"] is not None:
-        assert os.path.isfile(report["figure_path"])
+    assert isinstance(report, ExampleReport)
+    assert report.name == "segnet" and report.metric_name == "val pixel accuracy"
+    assert report.metric >= 0.9, report
+    assert os.path.isfile(report.model_path) and report.max_abs_diff <= 1e-5
+    assert 0.0 <= report.extras["train_pixel_accuracy"] <= 1.0
+    if report.figure_path is not None:
+        assert os.path.isfile(report.figure_path)
