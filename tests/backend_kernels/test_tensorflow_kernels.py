@@ -71,3 +71,24 @@ def test_depthwise_conv_takes_unequal_strides():
         args = (x, k, (1, 3), padding, (1, 1), "channels_last")
         expected = tf.function(conv.depthwise_conv.generic, jit_compile=True)(*args)
         np.testing.assert_allclose(tk.depthwise_conv(*args), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_fast_path_survives_repeats():
+    """`MultiHeadedSpatialAttention(64, 7, position="learned")` on (8, 16,
+    16, 64) segfaulted on TF 2.21 (broadcast batch matmul in the fast path):
+    20 calls in a fresh process now return the same finite result."""
+    import os
+    import subprocess
+    import sys
+
+    # oneDNN on, as on the CPUs where the crash was seen.
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_ENABLE_ONEDNN_OPTS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.backend_kernels.tf_attention_crash_worker", "20"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ok 20" in proc.stdout

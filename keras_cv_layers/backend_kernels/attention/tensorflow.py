@@ -113,8 +113,14 @@ def blocked_attention(q, k, v, valid, bias, rel, index, block: int, halo: tuple,
     if rel is not None:
         # + qb · rel[g, index]: (B·g, blocks, b², K) products gathered per key.
         k2 = rel.shape[1]
+        # Groups leading on both sides, so that the batch matmul has equal
+        # batch dimensions: TF 2.21's oneDNN BatchMatMulV2 corrupts memory
+        # when it broadcasts them (a rank-4 by rank-3 matmul crashed here).
         emb = tf.transpose(tf.cast(rel, q.dtype), (0, 2, 1))  # (g, d, K)
-        qp = tf.matmul(tf.reshape(qb, (-1, groups, n_y * n_x * b * b, depth)), emb)
+        rows = n_y * n_x * b * b
+        qg = tf.transpose(tf.reshape(qb, (-1, groups, rows, depth)), (1, 0, 2, 3))
+        qp = tf.matmul(tf.reshape(qg, (groups, -1, depth)), emb)  # (g, B·rows, K)
+        qp = tf.transpose(tf.reshape(qp, (groups, -1, rows, k2)), (1, 0, 2, 3))
         qp = tf.reshape(qp, (-1, n_y * n_x, b * b * k2))
         flat = tf.cast(index, tf.int32) + tf.range(b * b, dtype=tf.int32)[:, None] * k2
         logits = logits + tf.gather(qp, flat, axis=2)
