@@ -183,72 +183,51 @@ def weight_standardize(kernel, eps: float = 1e-6):
 class WeightNormalize(Operation):
     """The operation of `weight_normalize`."""
 
-    def __init__(self, axes=None, eps: float = 1e-6, *, name: str | None = None):
+    def __init__(self, eps: float = 1e-6, *, name: str | None = None):
         super().__init__(name=name)
-        if axes is not None:
-            axes = (axes,) if isinstance(axes, int) else tuple(int(a) for a in axes)
-        self.arguments = {
-            "axes": axes,
-            "eps": _eps(eps, "weight_normalize"),
-        }
+        self.arguments = {"eps": _eps(eps, "weight_normalize")}
 
-    def _axes(self, shape) -> tuple:
-        _check_kernel_rank("weight_normalize", shape)
-        axes = self.arguments["axes"]
-        if axes is None:
-            return tuple(range(len(shape) - 1))
-        rank = len(shape)
-        if any(not -rank <= a < rank for a in axes):
+    @staticmethod
+    def _check(kernel_shape, g_shape) -> None:
+        _check_kernel_rank("weight_normalize", kernel_shape)
+        if tuple(g_shape) != tuple(kernel_shape[-1:]):
             raise ValueError(
-                f"weight_normalize: `axes`={axes} out of range for a kernel of shape {shape}."
+                f"weight_normalize: `g` must have shape ({kernel_shape[-1]},), one gain per "
+                f"output channel (the last axis of `kernel`, shape {tuple(kernel_shape)}); "
+                f"received {tuple(g_shape)}."
             )
-        return tuple(a % rank for a in axes)
 
-    def _check_gain(self, kernel_shape, gain_shape) -> tuple:
-        axes = self._axes(kernel_shape)
-        kept = tuple(d for i, d in enumerate(kernel_shape) if i not in axes)
-        full = tuple(1 if i in axes else d for i, d in enumerate(kernel_shape))
-        if tuple(gain_shape) not in (kept, full):
-            raise ValueError(
-                f"weight_normalize: `gain` must have shape {kept} (or {full}) for a kernel of "
-                f"shape {tuple(kernel_shape)} normalized over axes {axes}; received "
-                f"{tuple(gain_shape)}."
-            )
-        return axes, full
-
-    def call(self, kernel, gain):
-        axes, full = self._check_gain(static_shape(kernel), static_shape(gain))
+    def call(self, kernel, g):
+        self._check(static_shape(kernel), static_shape(g))
+        axes = tuple(range(len(kernel.shape) - 1))
         out = normalize_kernel(
-            ops.cast(kernel, "float32"),
-            ops.reshape(ops.cast(gain, "float32"), full),
-            axes,
-            self.arguments["eps"],
+            ops.cast(kernel, "float32"), ops.cast(g, "float32"), axes, self.arguments["eps"]
         )
         return ops.cast(out, kernel.dtype)
 
-    def compute_output_spec(self, kernel, gain):
-        self._check_gain(static_shape(kernel), static_shape(gain))
+    def compute_output_spec(self, kernel, g):
+        self._check(static_shape(kernel), static_shape(g))
         return keras.KerasTensor(kernel.shape, dtype=kernel.dtype)
 
 
-def weight_normalize(kernel, gain, axes=None, eps: float = 1e-6):
-    """Weight normalization of a kernel: `gain * kernel / ||kernel||`.
+def weight_normalize(kernel, g, eps: float = 1e-6):
+    """Weight normalization of a kernel: `g * kernel / sqrt(sum(kernel**2) + eps)`.
 
-    The norm is taken over `axes` (default: all but the last, i.e. one norm
-    per output filter), in float32, as `sqrt(sum(kernel**2) + eps)`; the
-    result is cast back to the kernel's dtype.  The transform of
-    `kcl.Conv2D(weightnorm=True)`; for a depthwise kernel `(kh, kw, C, M)`
-    pass `axes=(0, 1)` and a `(C, M)` gain.
+    The sum runs over every axis but the last (one norm per output channel),
+    in float32; the result is cast back to the kernel's dtype.  The
+    transform of `kcl.Conv2D(weightnorm=True)` (the depthwise layers take
+    one norm per (channel, multiplier) pair instead).
 
     Args:
-        kernel: tensor of rank >= 2 (Keras kernel layout).
-        gain: the per-norm gain `g`: the kernel's shape without `axes`
-            (`(filters,)` by default), or that shape with ones at `axes`.
-        axes: int, tuple of ints or None (all axes but the last).
+        kernel: tensor of rank >= 2, `(..., filters)` (Keras kernel layout).
+        g: the gains, `(filters,)`.
         eps: float >= 0 under the square root. Default 1e-6.
 
     Returns:
         The normalized kernel, same shape and dtype as `kernel`.
+
+    Raises:
+        ValueError: when `g` is not `(filters,)`.
 
     Example:
 
@@ -262,4 +241,4 @@ def weight_normalize(kernel, gain, axes=None, eps: float = 1e-6):
     Reparameterization to Accelerate Training of Deep Neural Networks"
     (2016), arXiv:1602.07868.
     """
-    return run(WeightNormalize(axes, eps), kernel, gain)
+    return run(WeightNormalize(eps), kernel, g)
