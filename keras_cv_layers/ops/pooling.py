@@ -5,7 +5,8 @@ position of the maximum in its own example flattened in its own data format
 (the convention of `tf.nn.max_pool_with_argmax(include_batch_in_index=False)`
 for channels_last).  `max_unpool2d` puts values back at such positions.
 The math is `_pooling_kernels`; the backend fast paths are in
-`backend_kernels/pooling`.
+`backend_kernels/pooling`.  `blur_pool2d` is the anti-aliased downsampling
+of `kcl.Blur2D` (a depthwise binomial filter).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_cv_layers.ops import _pooling_kernels as kernels
+from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.ops._operation import Operation, register_op, run, static_shape
 from keras_cv_layers.utils import argument_validation as av
 
-__all__ = ["max_pool_with_argmax2d", "max_unpool2d"]
+__all__ = ["blur_pool2d", "max_pool_with_argmax2d", "max_unpool2d"]
 
 
 def _is_integer_dtype(dtype) -> bool:
@@ -268,3 +271,179 @@ def max_unpool2d(x, indices, output_shape, data_format: str | None = None):
     indices = ops.convert_to_tensor(indices)
     check_unpool_inputs(static_shape(x), static_shape(indices), indices.dtype, where)
     return unpool(x, indices, (out_h, out_w), data_format)
+
+
+# ------------------------------------------------------------------ blur pool
+BLUR_BOUNDARIES = ("normalize", "reflect", "zero")
+
+
+def binomial_filter(filter_size: int) -> np.ndarray:
+    """The normalized 2D binomial filter: outer product of a row of Pascal's
+    triangle with itself, summing to 1 (float64 numpy)."""
+    row = np.array([math.comb(filter_size - 1, k) for k in range(filter_size)], "float64")
+    kernel = np.outer(row, row)
+    return kernel / kernel.sum()
+
+
+def normalize_boundary(boundary, where: str) -> str:
+    """The lower-cased `boundary` of a blur; ValueError naming it otherwise."""
+    if not isinstance(boundary, str) or boundary.lower() not in BLUR_BOUNDARIES:
+        raise ValueError(
+            f"{where}: invalid `boundary`={boundary!r}; expected one of {BLUR_BOUNDARIES}."
+        )
+    return boundary.lower()
+
+
+def check_blur_input(
+    x_shape, filter_size: int, padding: str, boundary: str, data_format: str, where: str
+) -> None:
+    """ValueError (starting with `where`) unless `x` is 4-D with a known
+    channel count and spatial sizes the window fits: `>= filter_size` for
+    "valid", `> filter_size // 2` for a "same" reflect blur."""
+    expected = av.spatial_description(2, data_format)
+    if len(x_shape) != 4:
+        raise ValueError(
+            f"{where}: expects an input of rank 4, i.e. shape {expected}; received input "
+            f"of shape {tuple(x_shape)}."
+        )
+    if x_shape[av.channel_axis(data_format)] is None:
+        raise ValueError(
+            f"{where}: needs a known channel count, i.e. input shape {expected}; received "
+            f"input of shape {tuple(x_shape)}."
+        )
+    f = filter_size
+    spatial = x_shape[1:3] if data_format == "channels_last" else x_shape[2:4]
+    for size in spatial:
+        if size is None:
+            continue
+        if padding == "valid" and size < f:
+            raise ValueError(
+                f'{where}: with padding="valid" expects spatial sizes >= filter_size={f}; '
+                f"received input of shape {tuple(x_shape)}."
+            )
+        if padding == "same" and boundary == "reflect" and size <= f // 2:
+            raise ValueError(
+                f'{where}: with boundary="reflect" pads {[(f - 1) // 2, f // 2]} and so '
+                f"expects spatial sizes > {f // 2}; received input of shape {tuple(x_shape)}."
+            )
+
+
+def _blur_conv(x, kernel, strides, padding: str, data_format: str):
+    return conv_ops.depthwise_conv(
+        x, kernel, strides=strides, padding=padding, data_format=data_format
+    )
+
+
+def blur_pool(x, filter_size: int, strides, padding: str, boundary: str, data_format: str):
+    """The computation of `blur_pool2d` on normalized arguments (`kcl.Blur2D`
+    calls it too), in the dtype of `x` (a known channel count)."""
+    channels = int(x.shape[av.channel_axis(data_format)])
+    f = filter_size
+    kernel = np.tile(binomial_filter(f)[:, :, None, None], (1, 1, channels, 1))
+    kernel = ops.cast(ops.convert_to_tensor(kernel.astype("float32")), x.dtype)
+    if padding == "valid" or f == 1:
+        return _blur_conv(x, kernel, strides, padding, data_format)
+    if boundary == "reflect":
+        pads = [[0, 0], [(f - 1) // 2, f // 2], [(f - 1) // 2, f // 2], [0, 0]]
+        if data_format == "channels_first":
+            pads = [pads[0], pads[3], pads[1], pads[2]]
+        return _blur_conv(ops.pad(x, pads, mode="reflect"), kernel, strides, "valid", data_format)
+    y = _blur_conv(x, kernel, strides, "same", data_format)
+    if boundary == "zero":
+        return y
+    # Filter mass inside the image: the same conv of a one-channel ones
+    # image (float32 so that the division is exact where the mass is 1).
+    shape = ops.shape(x)
+    if data_format == "channels_last":
+        ones = ops.ones((1, shape[1], shape[2], 1), "float32")
+    else:
+        ones = ops.ones((1, 1, shape[2], shape[3]), "float32")
+    single = ops.convert_to_tensor(binomial_filter(f)[:, :, None, None].astype("float32"))
+    mass = _blur_conv(ones, single, strides, "same", data_format)
+    return ops.cast(ops.cast(y, "float32") / mass, x.dtype)
+
+
+@register_op
+class BlurPool2D(Operation):
+    """The operation of `blur_pool2d` (its defaults are the function's)."""
+
+    _where = "blur_pool2d"
+
+    def __init__(self, filter_size, strides, padding, boundary, data_format, *, name=None):
+        super().__init__(name=name)
+        where = self._where
+        self.arguments = {
+            "filter_size": av.positive_int(filter_size, "filter_size", where),
+            "strides": av.normalize_tuple(strides, 2, "strides", layer_name=where),
+            "padding": av.normalize_padding(padding, layer_name=where),
+            "boundary": normalize_boundary(boundary, where),
+            "data_format": av.normalize_data_format(data_format, where),
+        }
+
+    def _output_shape(self, x) -> tuple:
+        """Checks the shape of `x`; returns the output's."""
+        a, shape = self.arguments, static_shape(x)
+        f, padding, data_format = a["filter_size"], a["padding"], a["data_format"]
+        check_blur_input(shape, f, padding, a["boundary"], data_format, self._where)
+        return pooled_shape(shape, (f, f), a["strides"], padding, data_format)
+
+    def call(self, x):
+        self._output_shape(x)
+        return blur_pool(x, **self.arguments)
+
+    def compute_output_spec(self, x):
+        return keras.KerasTensor(self._output_shape(x), dtype=x.dtype)
+
+
+def blur_pool2d(
+    x,
+    filter_size: int = 3,
+    strides=2,
+    padding: str = "valid",
+    boundary: str = "normalize",
+    data_format: str | None = None,
+):
+    """Anti-aliased downsampling (BlurPool): a depthwise binomial blur, then
+    subsampling by `strides`.
+
+    The filter is the outer product of row `filter_size - 1` of Pascal's
+    triangle with itself, normalized to sum 1 (`filter_size=3`: `[1, 2, 1] / 4`
+    in each direction), applied to every channel.  Output sizes follow Keras
+    pooling arithmetic (`ceil(n / strides)` for "same",
+    `floor((n - filter_size) / strides) + 1` for "valid").  With
+    `padding="same"`, `boundary` decides what lies outside the image:
+    `"normalize"` divides by the filter mass inside it (as
+    `AveragePooling2D`: a constant image stays constant), `"reflect"`
+    reflect-pads `[(f - 1) // 2, f // 2]` (antialiased-cnns) and `"zero"`
+    zero-pads.  The computation of `kcl.Blur2D`.
+
+    Args:
+        x: 4-D float tensor, `(batch, height, width, channels)` or
+            channels_first, with a known channel count.
+        filter_size: int >= 1. Default 3.
+        strides: int or tuple of 2 ints. Default 2.
+        padding: `"valid"` (default) or `"same"`.
+        boundary: `"normalize"` (default), `"reflect"` or `"zero"`.
+        data_format: `"channels_last"`, `"channels_first"` or None (the Keras
+            config).
+
+    Returns:
+        The blurred, subsampled tensor (same channels and dtype).
+
+    Raises:
+        ValueError: for a non-4-D input, an unknown channel count, a "valid"
+            window larger than the input, or a reflect padding as large as it.
+
+    Example:
+
+    >>> import numpy as np, keras_cv_layers as kcl
+    >>> x = np.zeros((1, 5, 5, 1), "float32")
+    >>> x[0, 2, 2, 0] = 16.0
+    >>> y = kcl.ops.blur_pool2d(x, 3, strides=1, padding="same", data_format="channels_last")
+    >>> np.asarray(y)[0, 1:4, 1:4, 0].tolist()
+    [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+
+    Reference: Zhang, "Making Convolutional Networks Shift-Invariant Again"
+    (2019), arXiv:1904.11486.
+    """
+    return run(BlurPool2D(filter_size, strides, padding, boundary, data_format), x)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
-import numpy as np
 from keras import initializers, ops, regularizers
 
-from keras_cv_layers.ops import _attention_kernels as attention_ops
+from keras_cv_layers.ops import attention as attention_ops
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
@@ -54,10 +51,12 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
     The key projection has no bias: a key bias adds the same `q · b` to every
     logit of a window, which the softmax removes (it would never be trained).
 
-    Every intermediate tensor has at most `batch · H · W · k² · filters`
-    elements; no per-pixel loops and no identity-kernel convolution
-    (`keras.ops.image.extract_patches` is one, O(k⁴C²)). Two equivalent
-    paths, chosen from the static sizes:
+    After the projections the layer is `kcl.ops.local_attention2d(q, k, v,
+    kernel_size, heads, dilation_rate, logit_bias=g, key_position=p)`: both
+    compute through `kcl.ops.attention.attend`.  Every intermediate tensor
+    has at most `batch · H · W · k² · filters` elements; no per-pixel loops
+    and no identity-kernel convolution (`keras.ops.image.extract_patches` is
+    one, O(k⁴C²)). Two equivalent paths, chosen from the static sizes:
 
         - blocked (as HaloNet, Vaswani et al., 2021, arXiv:2103.12731): the
           image is cut into 4×4 query blocks, each attending by batched
@@ -160,14 +159,6 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.data_format = av.normalize_data_format(data_format, cls)
         self._channel_axis = av.channel_axis(self.data_format)
-        # Window offsets (pixels) along each axis: those of a stride-1 "same"
-        # convolution (the padding does not depend on the length at stride 1).
-        self._offsets = []
-        self._pads = []
-        for k, d in zip(self.kernel_size, self.dilation_rate):
-            before, after = av.same_padding_amounts(1, k, 1, d)
-            self._pads.append((before, after))
-            self._offsets.append([i * d - before for i in range(k)])
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
@@ -223,189 +214,65 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
             )
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={self._channel_axis: channels})
 
-    #: Side of the query blocks of the blocked path (see `_blocked`): 4
-    #: halves the logits of 8 (`(4 + k - 1)²` vs `(8 + k - 1)²` keys per
-    #: 16 vs 64 queries) and measured faster on JAX, TensorFlow and PyTorch
-    #: (benchmarks/blocks.py).
-    BLOCK = 4
+    #: The route of `kcl.ops.attention.attend`: None (chosen from the sizes),
+    #: "direct" or "blocked" (tests force one; both give the same numbers).
+    _route = None
 
     # -------------------------------------------------------------- internals
-    def _projections(self, inputs, layout: str):
-        """q (scaled by 1/sqrt(d)), k, v, each in `layout`: `"bgjyx"`
-        (B, heads, d, H, W) or `"bgyxj"` (B, heads, H, W, d)."""
+    def _projections(self, inputs):
+        """q, k, v split by heads: `(B, H, W, heads, d)` for channels_last,
+        `(B, heads, d, H, W)` for channels_first."""
         g, d = self.heads, self.key_dim
         cg = self.input_channels // g
         shape = ops.shape(inputs)
         if self.data_format == "channels_last":
             x = ops.reshape(inputs, (-1, shape[1], shape[2], g, cg))
-            equation = f"byxgc,cgj->{layout}"
+            equation, bias_shape = "byxgc,cgj->byxgj", (g, d)
         else:
             x = ops.reshape(inputs, (-1, g, cg, shape[2], shape[3]))
-            equation = f"bgcyx,cgj->{layout}"
+            equation, bias_shape = "bgcyx,cgj->bgjyx", (g, d, 1, 1)
         # One einsum for the three projections: kernels side by side, (cg, g, 3d).
         kernels = [
             ops.reshape(ops.cast(w, self.compute_dtype), (cg, g, d))
             for w in (self.query_kernel, self.key_kernel, self.value_kernel)
         ]
         qkv = ops.einsum(equation, x, ops.concatenate(kernels, axis=-1))
-        if layout == "bgjyx":
-            q, k, v = qkv[:, :, :d], qkv[:, :, d : 2 * d], qkv[:, :, 2 * d :]
-        else:
+        if self.data_format == "channels_last":
             q, k, v = qkv[..., :d], qkv[..., d : 2 * d], qkv[..., 2 * d :]
-        bias_shape = (g, d, 1, 1) if layout == "bgjyx" else (g, 1, 1, d)
+        else:
+            q, k, v = qkv[:, :, :d], qkv[:, :, d : 2 * d], qkv[:, :, 2 * d :]
         if self.use_bias:
             q = q + ops.reshape(ops.cast(self.query_bias, q.dtype), bias_shape)
             v = v + ops.reshape(ops.cast(self.value_bias, v.dtype), bias_shape)
-        return q * ops.cast(1.0 / math.sqrt(d), q.dtype), k, v
-
-    def gaussian_term(self) -> np.ndarray:
-        """`exp(-|r|)` per window position (kh*kw,), r in window steps."""
-        (kh, kw), (dy, dx) = self.kernel_size, self.dilation_rate
-        ry = np.asarray(self._offsets[0], "float64") / dy
-        rx = np.asarray(self._offsets[1], "float64") / dx
-        dist = np.sqrt(ry[:, None] ** 2 + rx[None, :] ** 2)
-        return np.exp(-dist).reshape(kh * kw)
+        return q, k, v
 
     def relative_embeddings(self):
-        """Learned `p` (heads, kh*kw, d): concat(rel_rows[:, i], rel_cols[:, j])."""
+        """Learned `p` (heads, kh, kw, d): concat(rel_rows[:, i], rel_cols[:, j])."""
         kh, kw = self.kernel_size
         rows = ops.repeat(ops.cast(self.rel_rows, self.compute_dtype), kw, axis=1)
         cols = ops.tile(ops.cast(self.rel_cols, self.compute_dtype), (1, kh, 1))
-        return ops.concatenate([rows, cols], axis=-1)
-
-    @staticmethod
-    def _masked_softmax(logits, valid, axis: int):
-        """Softmax (float32) over the `valid` entries of `axis`; invalid → 0
-        (see `ops._attention_kernels.masked_softmax`: no inf/NaN, a row
-        without valid entries gives zeros)."""
-        return attention_ops.masked_softmax(logits, valid, axis)
-
-    @staticmethod
-    def _axis_valid(length, offsets):
-        """Bool `(len(offsets), length)`: `pos + offset` inside `[0, length)`."""
-        pos = ops.convert_to_tensor(np.asarray(offsets, "int32")[:, None]) + ops.expand_dims(
-            ops.arange(length, dtype="int32"), 0
-        )
-        return ops.logical_and(ops.greater_equal(pos, 0), ops.less(pos, length))
-
-    # ---------------------------------------------------- direct (window) path
-    def _direct(self, inputs):
-        """Gathers each pixel's k×k window of keys and values: (B, g, d, k², H, W)."""
-        (kh, kw), pads = self.kernel_size, tuple(self._pads)
-        q, k, v = self._projections(inputs, "bgjyx")  # (B, g, d, H, W)
-        shape = ops.shape(q)
-        height, width = shape[3], shape[4]
-        keys = attention_ops.local_windows2d(k, self.kernel_size, self.dilation_rate, pads)
-        logits = ops.sum(ops.expand_dims(q, 3) * keys, axis=2)  # (B, g, k², H, W)
-        if self.position == "learned":
-            logits = logits + ops.einsum("bgjyx,goj->bgoyx", q, self.relative_embeddings())
-        logits = ops.cast(logits, "float32")
-        if self.position == "gaussian":
-            term = self.gaussian_term().astype("float32")[:, None, None]
-            logits = logits + ops.convert_to_tensor(term)
-        rows = ops.repeat(self._axis_valid(height, self._offsets[0]), kw, axis=0)  # (k², H)
-        cols = ops.tile(self._axis_valid(width, self._offsets[1]), (kh, 1))  # (k², W)
-        valid = ops.logical_and(ops.expand_dims(rows, 2), ops.expand_dims(cols, 1))
-        weights = ops.cast(self._masked_softmax(logits, valid, axis=2), v.dtype)
-        values = attention_ops.local_windows2d(v, self.kernel_size, self.dilation_rate, pads)
-        out = ops.sum(ops.expand_dims(weights, 2) * values, axis=3)  # (B, g, d, H, W)
-        if self.data_format == "channels_first":
-            return ops.reshape(out, (-1, self.filters, height, width))
-        out = ops.transpose(out, (0, 3, 4, 1, 2))
-        return ops.reshape(out, (-1, height, width, self.filters))
-
-    # ---------------------------------------------------------- blocked path
-    def _halo(self) -> tuple:
-        """(halo_h, halo_w): keys seen by a BLOCK×BLOCK block of queries."""
-        return tuple(self.BLOCK + (k - 1) * d for k, d in zip(self.kernel_size, self.dilation_rate))
-
-    def _use_blocks(self, height, width) -> bool:
-        """Blocked when its logits (heads·halo² per pixel, padded to whole
-        blocks) and its key / value halos (filters·halo² per block, i.e.
-        filters·halo² / BLOCK² per pixel) fit the B·H·W·k²·filters budget of
-        the direct path."""
-        halo_h, halo_w = self._halo()
-        per_pixel = halo_h * halo_w * max(self.heads, self.filters / self.BLOCK**2)
-        budget = self.kernel_size[0] * self.kernel_size[1] * self.filters
-        if isinstance(height, int) and isinstance(width, int):
-            b = self.BLOCK
-            padded = (-(-height // b) * b) * (-(-width // b) * b)
-            return per_pixel * padded <= budget * height * width
-        return per_pixel <= budget
-
-    def _block_maps(self):
-        """Static (BLOCK², halo²) maps: in-window mask and window index."""
-        b, (kh, kw), (dy, dx) = self.BLOCK, self.kernel_size, self.dilation_rate
-        halo_h, halo_w = self._halo()
-        uy, ux, wy, wx = np.meshgrid(
-            np.arange(b), np.arange(b), np.arange(halo_h), np.arange(halo_w), indexing="ij"
-        )
-        ry, rx = wy - uy, wx - ux
-        inside = (
-            (ry >= 0)
-            & (ry % dy == 0)
-            & (ry // dy < kh)
-            & (rx >= 0)
-            & (rx % dx == 0)
-            & (rx // dx < kw)
-        )
-        index = np.where(inside, (ry // dy) * kw + rx // dx, 0)
-        shape = (b * b, halo_h * halo_w)
-        return inside.reshape(shape), index.reshape(shape).astype("int32")
-
-    def _blocked(self, inputs):
-        """Blocked local attention (as HaloNet, Vaswani et al., 2021): each
-        BLOCK×BLOCK block of queries attends, by batched matmuls, to the keys
-        of its halo, masked to each query's own window."""
-        b = self.BLOCK
-        halo_h, halo_w = self._halo()
-        (top, _), (left, _) = self._pads
-        q, k, v = self._projections(inputs, "bgyxj")  # (B, g, H, W, d)
-        shape = ops.shape(q)
-        height, width = shape[2], shape[3]
-        n_y, n_x = (height + b - 1) // b, (width + b - 1) // b
-        inside, index = self._block_maps()
-        bias = rel = None
-        if self.position == "learned":
-            rel = self.relative_embeddings()  # (g, k², d)
-        elif self.position == "gaussian":
-            term = np.where(inside, self.gaussian_term()[index], 0.0).astype("float32")
-            bias = ops.convert_to_tensor(term)
-        # Keys inside the image: (n_y, halo_h) rows, (n_x, halo_w) columns; a
-        # numpy constant when the sizes are static (no per-call mask ops).
-        static = isinstance(height, int) and isinstance(width, int)
-        xp, const = (np, np.asarray) if static else (ops, ops.convert_to_tensor)
-        ry = xp.expand_dims(xp.arange(n_y, dtype="int32") * b, 1) + const(
-            (np.arange(halo_h) - top).astype("int32")[None, :]
-        )
-        rx = xp.expand_dims(xp.arange(n_x, dtype="int32") * b, 1) + const(
-            (np.arange(halo_w) - left).astype("int32")[None, :]
-        )
-        row_ok = xp.logical_and(xp.greater_equal(ry, 0), xp.less(ry, height))
-        col_ok = xp.logical_and(xp.greater_equal(rx, 0), xp.less(rx, width))
-        row_ok = xp.repeat(row_ok, halo_w, axis=1)  # (n_y, halo²)
-        col_ok = xp.tile(col_ok, (1, halo_h))  # (n_x, halo²)
-        key_ok = xp.logical_and(xp.expand_dims(row_ok, 1), xp.expand_dims(col_ok, 0))
-        valid = xp.logical_and(xp.expand_dims(key_ok, 2), const(inside))  # (n_y, n_x, b², halo²)
-        # softmax(float32(q · (k + p)) + bias) over the valid keys, times v.
-        out = attention_ops.blocked_attention(
-            q, k, v, valid, bias, rel, index, b, self._halo(), (top, left)
-        )  # (B, g, H, W, d)
-        if self.data_format == "channels_first":
-            out = ops.transpose(out, (0, 1, 4, 2, 3))
-            return ops.reshape(out, (-1, self.filters, height, width))
-        out = ops.transpose(out, (0, 2, 3, 1, 4))
-        return ops.reshape(out, (-1, height, width, self.filters))
+        embeddings = ops.concatenate([rows, cols], axis=-1)  # (heads, kh*kw, d)
+        return ops.reshape(embeddings, (self.heads, kh, kw, self.key_dim))
 
     # -------------------------------------------------------------------- call
     def call(self, inputs):
-        if self.data_format == "channels_last":
-            height, width = inputs.shape[1], inputs.shape[2]
-        else:
-            height, width = inputs.shape[2], inputs.shape[3]
-        if self._use_blocks(height, width):
-            return self._blocked(inputs)
-        return self._direct(inputs)
+        q, k, v = self._projections(inputs)
+        logit_bias = key_position = None
+        if self.position == "gaussian":
+            logit_bias = attention_ops.gaussian_logit_bias(self.kernel_size, self.dilation_rate)
+        elif self.position == "learned":
+            key_position = self.relative_embeddings()
+        return attention_ops.attend(
+            q,
+            k,
+            v,
+            self.kernel_size,
+            self.dilation_rate,
+            logit_bias,
+            key_position,
+            self.data_format,
+            route=self._route,
+        )
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

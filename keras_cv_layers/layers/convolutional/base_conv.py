@@ -1,9 +1,20 @@
-"""Base class of every convolution in the package.
+"""The convolution class tree.
 
 Modelled on `keras.layers.Conv*` (same arguments, same padding arithmetic and
-output shapes), plus optional weight normalization and equalized learning
-rate.  Kernel transforms live in `convolution_op`, so the stored `kernel`
-variable is always the raw parameter and a reloaded model is identical.
+output shapes)::
+
+    BaseConvolution                       the arguments every convolution has
+    ├── BaseGroupedConv                   + filters, groups         (WSConv*, SWSConv*)
+    │   └── BaseConv                      + weightnorm, equalize    (Conv*, CoordConv2D, ...)
+    ├── BaseDepthwiseConv                 + depth_multiplier
+    │   └── DepthwiseConv2D               + weightnorm, equalize
+    └── GroupConv2D                       + filters, group, weightnorm, equalize
+
+`WeightNormEqualizeMixin` adds weight normalization and equalized learning
+rate to the classes that take them; a class that does not take them has
+neither the arguments nor the config keys.  Kernel transforms live in
+`transform_kernel`, so the stored `kernel` variable is always the raw
+parameter and a reloaded model is identical.
 """
 
 from __future__ import annotations
@@ -17,24 +28,25 @@ from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils import argument_validation as av
 
 
-class BaseConv(keras.layers.Layer):
-    """Abstract N-D convolution (N = `rank`), see `Conv2D` for the arguments.
+class BaseConvolution(keras.layers.Layer):
+    """Abstract N-D convolution (N = `rank`): the arguments, weights, call
+    and config that every convolution of the package shares.
 
-    Subclasses change what the convolution does to its kernel by overriding
-    `transform_kernel(kernel)` (float32 in, float32 out), and may add weights
-    in `build_extra_weights()`.
+    Subclasses define the kernel (`kernel_shape`, `output_channels`,
+    `_output_channels_for`), may change what the convolution does to its
+    kernel by overriding `transform_kernel(kernel)` (float32 in, float32
+    out), and may add weights in `build_kernel_weights()` (before the bias)
+    and `build_extra_weights()` (after it).
     """
 
     def __init__(
         self,
         rank: int,
-        filters: int,
         kernel_size,
         strides=1,
         padding: str = "valid",
         data_format: str | None = None,
         dilation_rate=1,
-        groups: int = 1,
         activation=None,
         use_bias: bool = False,
         kernel_initializer="glorot_uniform",
@@ -44,15 +56,13 @@ class BaseConv(keras.layers.Layer):
         activity_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
-        weightnorm: bool = False,
-        equalize: bool = False,
+        *,
         eps: float = 1e-6,
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = self.__class__.__name__
         self.rank = rank
-        self.filters = None if filters is None else av.positive_int(filters, "filters", cls)
         self.kernel_size = av.normalize_tuple(kernel_size, rank, "kernel_size", layer_name=cls)
         self.strides = av.normalize_tuple(strides, rank, "strides", layer_name=cls)
         allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
@@ -61,19 +71,12 @@ class BaseConv(keras.layers.Layer):
         self.dilation_rate = av.normalize_tuple(
             dilation_rate, rank, "dilation_rate", layer_name=cls
         )
-        self.groups = av.positive_int(groups, "groups", cls)
-        if self.filters is not None and self.filters % self.groups:
-            raise ValueError(
-                f"{cls}: `filters`={self.filters} must be divisible by `groups`={self.groups}."
-            )
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 f"{cls}: `strides` > 1 together with `dilation_rate` > 1 is not "
                 f"supported (as in keras.layers.Conv{rank}D); received "
                 f"strides={self.strides}, dilation_rate={self.dilation_rate}."
             )
-        if weightnorm and equalize:
-            raise ValueError(f"{cls}: `weightnorm` and `equalize` cannot both be True.")
         if not isinstance(eps, (int, float)) or eps < 0:
             raise ValueError(f"{cls}: `eps` must be a float >= 0; received {eps!r}.")
         self.activation = activations.get(activation)
@@ -84,8 +87,6 @@ class BaseConv(keras.layers.Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.weightnorm = bool(weightnorm)
-        self.equalize = bool(equalize)
         self.eps = float(eps)
         self._channel_axis = av.channel_axis(self.data_format)
 
@@ -109,17 +110,17 @@ class BaseConv(keras.layers.Layer):
         return channels
 
     def kernel_shape(self, in_channels: int) -> tuple:
-        if in_channels % self.groups:
-            raise ValueError(
-                f"Layer {self.__class__.__name__} ('{self.name}'): the input "
-                f"channels ({in_channels}) must be divisible by `groups`="
-                f"{self.groups}."
-            )
-        return self.kernel_size + (in_channels // self.groups, self.filters)
+        """The shape of the `kernel` weight for `in_channels` input channels."""
+        raise NotImplementedError
 
     @property
     def output_channels(self) -> int:
-        return self.filters
+        """Output channels of the built layer (the size of `bias`)."""
+        raise NotImplementedError
+
+    def _output_channels_for(self, in_channels: int | None) -> int | None:
+        """Output channels for an input with `in_channels` channels."""
+        raise NotImplementedError
 
     def build(self, input_shape):
         channels = self._check_input_shape(input_shape)
@@ -135,13 +136,7 @@ class BaseConv(keras.layers.Layer):
             constraint=self.kernel_constraint,
             autocast=False,
         )
-        if self.weightnorm:
-            self.wn_g = self.add_weight(
-                name="wn_g",
-                shape=(self.output_channels,),
-                initializer="ones",
-                autocast=False,
-            )
+        self.build_kernel_weights()
         if self.use_bias:
             self.bias = self.add_weight(
                 name="bias",
@@ -157,26 +152,26 @@ class BaseConv(keras.layers.Layer):
             ndim=self.rank + 2, axes={self._channel_axis: channels}
         )
 
+    def build_kernel_weights(self):
+        """Hook for the weights of a kernel transform, after `kernel` and
+        before `bias`."""
+
     def build_extra_weights(self):
         """Hook for subclasses that add weights after kernel and bias."""
 
     # -------------------------------------------------------- kernel transforms
     @property
+    def fan_in_axes(self) -> tuple:
+        """The kernel axes one output unit sums over: all but the last."""
+        return tuple(range(self.rank + 1))
+
+    @property
     def fan_in(self) -> int:
-        """Inputs seen by one output unit: prod(kernel_size) * in / groups."""
-        return av.prod(self.kernel.shape[:-1])
+        """Inputs seen by one output unit (prod(kernel_size) * in / groups)."""
+        return av.prod(self.kernel.shape[a] for a in self.fan_in_axes)
 
     def transform_kernel(self, kernel):
         """Effective kernel (float32 in, float32 out)."""
-        if self.weightnorm:
-            return conv_ops.normalize_kernel(
-                kernel,
-                ops.cast(self.wn_g, "float32"),
-                tuple(range(len(kernel.shape) - 1)),
-                self.eps,
-            )
-        if self.equalize:
-            return kernel * math.sqrt(2.0 / self.fan_in)
         return kernel
 
     def _effective(self, kernel):
@@ -196,14 +191,16 @@ class BaseConv(keras.layers.Layer):
             pad = [[0, 0], [0, 0], [left, 0]]
         return ops.pad(inputs, pad)
 
-    def convolution_op(self, inputs, kernel):
-        """Convolves `inputs` with the transform of the raw `kernel`."""
-        kernel = self._effective(kernel)
+    def convolve(self, inputs, kernel, depthwise: bool = False):
+        """`inputs` convolved with `kernel` as given (no transform), with the
+        layer's strides, padding (`"causal"`: zeros on the left), dilation
+        and data format; a depthwise convolution if `depthwise`."""
         padding = self.padding
         if padding == "causal":
             inputs = self._causal_pad(inputs)
             padding = "valid"
-        return conv_ops.conv(
+        conv = conv_ops.depthwise_conv if depthwise else conv_ops.conv
+        return conv(
             inputs,
             kernel,
             strides=self.strides,
@@ -211,6 +208,10 @@ class BaseConv(keras.layers.Layer):
             dilation_rate=self.dilation_rate,
             data_format=self.data_format,
         )
+
+    def convolution_op(self, inputs, kernel):
+        """Convolves `inputs` with the transform of the raw `kernel`."""
+        return self.convolve(inputs, self._effective(kernel))
 
     def add_bias(self, outputs):
         return conv_ops.bias_add(outputs, self.bias, self.data_format)
@@ -224,7 +225,7 @@ class BaseConv(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return av.conv_output_shape(
             input_shape,
-            self.output_channels,
+            self._output_channels_for(input_shape[self._channel_axis]),
             self.kernel_size,
             self.strides,
             self.padding,
@@ -236,13 +237,11 @@ class BaseConv(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "filters": self.filters,
                 "kernel_size": self.kernel_size,
                 "strides": self.strides,
                 "padding": self.padding,
                 "data_format": self.data_format,
                 "dilation_rate": self.dilation_rate,
-                "groups": self.groups,
                 "activation": activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
@@ -252,9 +251,119 @@ class BaseConv(keras.layers.Layer):
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
                 "kernel_constraint": constraints.serialize(self.kernel_constraint),
                 "bias_constraint": constraints.serialize(self.bias_constraint),
-                "weightnorm": self.weightnorm,
-                "equalize": self.equalize,
                 "eps": self.eps,
             }
         )
         return config
+
+
+class WeightNormEqualizeMixin:
+    """Adds the arguments `weightnorm` and `equalize` to a convolution (put
+    it before the convolution base class).
+
+    weightnorm: `k = kernel / sqrt(sum(kernel**2 over fan_in_axes) + eps) *
+    wn_g`, with the weight `wn_g` (one gain per output channel, ones);
+    equalize: `k = kernel * sqrt(2 / fan_in)`.
+    """
+
+    def __init__(self, *args, weightnorm: bool = False, equalize: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if weightnorm and equalize:
+            raise ValueError(
+                f"{self.__class__.__name__}: `weightnorm` and `equalize` cannot both be True."
+            )
+        self.weightnorm = bool(weightnorm)
+        self.equalize = bool(equalize)
+
+    def build_kernel_weights(self):
+        super().build_kernel_weights()
+        if self.weightnorm:
+            self.wn_g = self.add_weight(
+                name="wn_g",
+                shape=(self.output_channels,),
+                initializer="ones",
+                autocast=False,
+            )
+
+    def transform_kernel(self, kernel):
+        if self.weightnorm:
+            axes = self.fan_in_axes
+            # The gain at the kernel's output axes, e.g. (1, 1, C, M) for a
+            # depthwise kernel: index c * M + m, Keras' output order.
+            gain_shape = tuple(1 if i in axes else d for i, d in enumerate(kernel.shape))
+            gain = ops.reshape(ops.cast(self.wn_g, "float32"), gain_shape)
+            return conv_ops.normalize_kernel(kernel, gain, axes, self.eps)
+        if self.equalize:
+            return kernel * math.sqrt(2.0 / self.fan_in)
+        return super().transform_kernel(kernel)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"weightnorm": self.weightnorm, "equalize": self.equalize})
+        return config
+
+
+class BaseGroupedConv(BaseConvolution):
+    """Abstract convolution with `filters` outputs in `groups` channel groups
+    (the arguments of `keras.layers.ConvND`), without kernel transforms."""
+
+    def __init__(
+        self,
+        rank: int,
+        filters: int,
+        kernel_size,
+        strides=1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate=1,
+        groups: int = 1,
+        *args,
+        **kwargs,
+    ):
+        cls = self.__class__.__name__
+        filters = av.positive_int(filters, "filters", cls)
+        # `*args`: activation, use_bias, ... positionally, in Keras' order.
+        super().__init__(
+            rank, kernel_size, strides, padding, data_format, dilation_rate, *args, **kwargs
+        )
+        self.filters = filters
+        self.groups = av.positive_int(groups, "groups", cls)
+        if self.filters % self.groups:
+            raise ValueError(
+                f"{cls}: `filters`={self.filters} must be divisible by `groups`={self.groups}."
+            )
+
+    def kernel_shape(self, in_channels: int) -> tuple:
+        if in_channels % self.groups:
+            raise ValueError(
+                f"Layer {self.__class__.__name__} ('{self.name}'): the input "
+                f"channels ({in_channels}) must be divisible by `groups`="
+                f"{self.groups}."
+            )
+        return self.kernel_size + (in_channels // self.groups, self.filters)
+
+    @property
+    def output_channels(self) -> int:
+        return self.filters
+
+    def _output_channels_for(self, in_channels):
+        return self.filters
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filters": self.filters, "groups": self.groups})
+        return config
+
+
+class BaseConv(WeightNormEqualizeMixin, BaseGroupedConv):
+    """Abstract N-D convolution (N = `rank`) with weight normalization and
+    equalized learning rate; see `Conv2D` for the arguments.
+
+    Arguments: `(rank, filters, kernel_size, strides=1, padding="valid",
+    data_format=None, dilation_rate=1, groups=1, activation=None,
+    use_bias=False, kernel_initializer="glorot_uniform",
+    bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+    activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+    *, weightnorm=False, equalize=False, eps=1e-6, **kwargs)` (Keras'
+    order up to `bias_constraint`).
+    """

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from keras import ops
-
-from keras_cv_layers.layers.convolutional.add_coords2d import coordinate_channels
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
-from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.ops.coords import add_coords
 from keras_cv_layers.utils.serialization import register
 
 
 @register
 class CoordConv2D(BaseConv):
     """CoordConv (Liu et al., 2018, arXiv:1807.03247): `AddCoords2D` followed
-    by a 2D convolution, in one layer.
+    by a 2D convolution, in one layer (the coordinates of
+    `kcl.ops.add_coords2d`).
 
     Args:
         filters, kernel_size: as `Conv2D`.
@@ -72,9 +70,7 @@ class CoordConv2D(BaseConv):
         return channels + (3 if self.with_r else 2)
 
     def call(self, inputs):
-        coords = coordinate_channels(inputs, self.data_format, self.with_r, inputs.dtype)
-        inputs = ops.concatenate([inputs, coords], axis=av.channel_axis(self.data_format))
-        return super().call(inputs)
+        return super().call(add_coords(inputs, self.with_r, self.data_format))
 
     def get_config(self):
         config = super().get_config()

@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
-import math
-
-from keras import ops
-
-from keras_cv_layers.layers.convolutional.base_conv import BaseConv
-from keras_cv_layers.ops import conv as conv_ops
+from keras_cv_layers.layers.convolutional.base_conv import (
+    BaseConvolution,
+    WeightNormEqualizeMixin,
+)
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
 
+class BaseDepthwiseConv(BaseConvolution):
+    """Abstract depthwise N-D convolution: `depth_multiplier` outputs per
+    input channel, output channel `c * depth_multiplier + m` (Keras' order),
+    kernel `(*kernel_size, in, depth_multiplier)`."""
+
+    def __init__(self, rank: int, kernel_size, *args, depth_multiplier: int = 1, **kwargs):
+        super().__init__(rank, kernel_size, *args, **kwargs)
+        self.depth_multiplier = av.positive_int(
+            depth_multiplier, "depth_multiplier", self.__class__.__name__
+        )
+        self._in_channels = None
+
+    def kernel_shape(self, in_channels):
+        self._in_channels = in_channels
+        return self.kernel_size + (in_channels, self.depth_multiplier)
+
+    @property
+    def output_channels(self):
+        return self._in_channels * self.depth_multiplier
+
+    def _output_channels_for(self, in_channels):
+        return None if in_channels is None else in_channels * self.depth_multiplier
+
+    @property
+    def fan_in_axes(self) -> tuple:
+        """The spatial axes: each output sees one input channel."""
+        return tuple(range(self.rank))
+
+    def convolution_op(self, inputs, kernel):
+        return self.convolve(inputs, self._effective(kernel), depthwise=True)
+
+    def get_config(self):
+        config = super().get_config()
+        config["depth_multiplier"] = self.depth_multiplier
+        return config
+
+
 @register
-class DepthwiseConv2D(BaseConv):
+class DepthwiseConv2D(WeightNormEqualizeMixin, BaseDepthwiseConv):
     """Depthwise 2D convolution, as `keras.layers.DepthwiseConv2D`, with
     weight normalization (Salimans & Kingma, 2016, arXiv:1602.07868) and
     equalized learning rate (Karras et al., 2018, arXiv:1710.10196).
@@ -74,11 +109,11 @@ class DepthwiseConv2D(BaseConv):
         **kwargs,
     ):
         super().__init__(
-            rank=2,
-            filters=None,
-            kernel_size=kernel_size,
+            2,
+            kernel_size,
             strides=strides,
             padding=padding,
+            depth_multiplier=depth_multiplier,
             data_format=data_format,
             dilation_rate=dilation_rate,
             activation=activation,
@@ -95,59 +130,3 @@ class DepthwiseConv2D(BaseConv):
             eps=eps,
             **kwargs,
         )
-        self.depth_multiplier = av.positive_int(
-            depth_multiplier, "depth_multiplier", self.__class__.__name__
-        )
-        self._in_channels = None
-
-    def kernel_shape(self, in_channels):
-        self._in_channels = in_channels
-        return self.kernel_size + (in_channels, self.depth_multiplier)
-
-    @property
-    def output_channels(self):
-        return self._in_channels * self.depth_multiplier
-
-    @property
-    def fan_in(self):
-        return av.prod(self.kernel_size)
-
-    def transform_kernel(self, kernel):
-        if self.weightnorm:
-            gain = ops.reshape(
-                ops.cast(self.wn_g, "float32"),
-                (1, 1, self._in_channels, self.depth_multiplier),
-            )
-            return conv_ops.normalize_kernel(kernel, gain, (0, 1), self.eps)
-        if self.equalize:
-            return kernel * math.sqrt(2.0 / self.fan_in)
-        return kernel
-
-    def convolution_op(self, inputs, kernel):
-        return conv_ops.depthwise_conv(
-            inputs,
-            self._effective(kernel),
-            strides=self.strides,
-            padding=self.padding,
-            dilation_rate=self.dilation_rate,
-            data_format=self.data_format,
-        )
-
-    def compute_output_shape(self, input_shape):
-        channels = input_shape[self._channel_axis]
-        return av.conv_output_shape(
-            input_shape,
-            None if channels is None else channels * self.depth_multiplier,
-            self.kernel_size,
-            self.strides,
-            self.padding,
-            self.dilation_rate,
-            self.data_format,
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        for key in ("filters", "groups"):
-            config.pop(key)
-        config["depth_multiplier"] = self.depth_multiplier
-        return config

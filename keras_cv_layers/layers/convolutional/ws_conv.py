@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.layers.convolutional.base_conv import BaseGroupedConv
 from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils.serialization import register
 
 
-class BaseWSConv(BaseConv):
+class BaseWSConv(BaseGroupedConv):
     """Convolution whose kernel is standardized per output filter.
 
     `k_eff = (kernel - mean) / sqrt(var + eps)`, mean and biased variance over
     all kernel axes but the last, as timm's `StdConv2d` (Qiao et al., 2019,
     "Micro-Batch Training with Batch-Channel Normalization and Weight
-    Standardization", arXiv:1903.10520).
+    Standardization", arXiv:1903.10520).  It takes neither `weightnorm` nor
+    `equalize` (passing them is a TypeError).
     """
 
     def __init__(
@@ -30,6 +31,14 @@ class BaseWSConv(BaseConv):
         use_bias=True,
         **kwargs,
     ):
+        for name in ("weightnorm", "equalize"):
+            if name in kwargs:
+                # The kernel transform is the standardization: these are not
+                # arguments (a TypeError, as for any unexpected keyword).
+                raise TypeError(
+                    f"{self.__class__.__name__}.__init__() got an unexpected keyword "
+                    f"argument {name!r}"
+                )
         super().__init__(
             rank,
             filters,
@@ -41,9 +50,6 @@ class BaseWSConv(BaseConv):
             groups=groups,
             activation=activation,
             use_bias=use_bias,
-            # Not arguments of WS/SWS convolutions: passing them is a TypeError.
-            weightnorm=False,
-            equalize=False,
             **kwargs,
         )
 
@@ -52,12 +58,6 @@ class BaseWSConv(BaseConv):
 
     def transform_kernel(self, kernel):
         return self.standardized(kernel)
-
-    def get_config(self):
-        config = super().get_config()
-        config.pop("weightnorm")
-        config.pop("equalize")
-        return config
 
 
 _WS_DOC = """Weight-standardized {n}D convolution (timm `StdConv2d` semantics).

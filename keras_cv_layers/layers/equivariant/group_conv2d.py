@@ -5,7 +5,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_cv_layers.layers.convolutional.base_conv import BaseConv
+from keras_cv_layers.layers.convolutional.base_conv import (
+    BaseConvolution,
+    WeightNormEqualizeMixin,
+)
 from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.ops import equivariant as equivariant_ops
 from keras_cv_layers.utils import argument_validation as av
@@ -14,7 +17,7 @@ from keras_cv_layers.utils.serialization import register
 
 
 @register
-class GroupConv2D(BaseConv):
+class GroupConv2D(WeightNormEqualizeMixin, BaseConvolution):
     """Group-equivariant 2D convolution for the groups p4 (`"C4"`) and p4m (`"D4"`).
 
     A lifting layer (4-D input `(batch, H, W, C)`) or a group layer (5-D input
@@ -31,6 +34,7 @@ class GroupConv2D(BaseConv):
     output group `g` uses the kernel transformed by `g` (spatially, and with
     its input group axis permuted by `g`).  `to_conv2d()` exports that plain
     convolution for inference.
+    `kcl.ops.group_conv2d_kernel` expands a raw kernel the same way.
 
     Group elements are numbered `g = m * 4 + i`: mirror the width axis if
     `m = 1`, then rotate by `i * 90` degrees counter-clockwise
@@ -117,16 +121,18 @@ class GroupConv2D(BaseConv):
         cls = self.__class__.__name__
         # Validated before the base class so that the group is named first.
         group = equivariance.normalize_group(group, cls)
-        if kwargs.get("groups", 1) != 1:
+        filters = av.positive_int(filters, "filters", cls)
+        # Not an argument (the symmetry group is `group`), but groups=1 is
+        # accepted, as for the other convolutions.
+        groups = kwargs.pop("groups", 1)
+        if groups != 1:
             raise ValueError(
                 f"{cls}: `groups` (grouped convolution) is not supported; received "
-                f"groups={kwargs['groups']!r}. The symmetry group is set with `group`."
+                f"groups={groups!r}. The symmetry group is set with `group`."
             )
-        kwargs.pop("groups", None)
         super().__init__(
-            rank=2,
-            filters=filters,
-            kernel_size=kernel_size,
+            2,
+            kernel_size,
             strides=strides,
             padding=padding,
             data_format=data_format,
@@ -145,6 +151,7 @@ class GroupConv2D(BaseConv):
             eps=eps,
             **kwargs,
         )
+        self.filters = filters
         kh, kw = self.kernel_size
         if kh != kw or kh % 2 == 0:
             raise ValueError(
@@ -192,6 +199,13 @@ class GroupConv2D(BaseConv):
             )
         self._in_group, self._in_channels = int(in_group), int(channels)
         return self._in_group * self._in_channels
+
+    def kernel_shape(self, in_channels: int) -> tuple:
+        return self.kernel_size + (in_channels, self.filters)
+
+    @property
+    def output_channels(self) -> int:
+        return self.filters
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -270,14 +284,7 @@ class GroupConv2D(BaseConv):
                 inputs = ops.reshape(inputs, (-1, shape[1], shape[2], flat))
             else:
                 inputs = ops.reshape(inputs, (-1, flat, shape[3], shape[4]))
-        return conv_ops.conv(
-            inputs,
-            kernel,
-            strides=self.strides,
-            padding=self.padding,
-            dilation_rate=self.dilation_rate,
-            data_format=self.data_format,
-        )
+        return self.convolve(inputs, kernel)
 
     def add_bias(self, outputs):
         """Adds the bias, tiled over the group axis, to the flat conv output."""
@@ -316,6 +323,5 @@ class GroupConv2D(BaseConv):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("groups")
-        config["group"] = self.group
+        config.update({"filters": self.filters, "group": self.group})
         return config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keras_cv_layers.layers.masked.base_masked_conv import BaseMaskedConv
 from keras_cv_layers.layers.masked.masked_docs import MASK_SHAPES, MASKED_ARGS, SHAPES
+from keras_cv_layers.ops import masked as masked_ops
 from keras_cv_layers.utils.serialization import register
 
 _DOC = """Partial {n}D convolution with mask propagation.
@@ -23,6 +24,8 @@ _DOC = """Partial {n}D convolution with mask propagation.
     by the valid fraction of its own group's window x channels.  Zero padding
     counts as invalid.  Values of `x` where the mask is 0 never change `y`.
     Padding arithmetic and output shapes are those of `keras.layers.Conv{n}D`.
+    The functional form (without activation and kernel transforms) is
+    `kcl.ops.partial_conv`.
 
     Args:{args}
     Call arguments:
@@ -52,9 +55,13 @@ def _doc(n: int) -> str:
 
 
 class BasePartialConv(BaseMaskedConv):
-    """Masked convolution with a per-channel mask (see `PartialConv2D`)."""
+    """Masked convolution with a per-channel mask (see `PartialConv2D`);
+    the math of `kcl.ops.partial_conv`."""
 
-    mask_mode = "partial"
+    def normalizer(self, mask):
+        return masked_ops.partial_normalizer(
+            mask, self.kernel_size, self.groups, self.filters, self._channel_axis, self.convolve
+        )
 
 
 @register

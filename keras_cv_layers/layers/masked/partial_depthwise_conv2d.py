@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from keras import ops
+import functools
 
 from keras_cv_layers.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
-from keras_cv_layers.layers.masked.base_masked_conv import BaseMaskedConv
-from keras_cv_layers.ops import conv as conv_ops
-from keras_cv_layers.utils import argument_validation as av
+from keras_cv_layers.layers.masked.base_masked_conv import MaskedConvMixin
+from keras_cv_layers.ops import masked as masked_ops
 from keras_cv_layers.utils.serialization import register
 
 
 @register
-class PartialDepthwiseConv2D(BaseMaskedConv, DepthwiseConv2D):
+class PartialDepthwiseConv2D(MaskedConvMixin, DepthwiseConv2D):
     """Partial depthwise 2D convolution with mask propagation.
 
     The depthwise counterpart of `PartialConv2D` (Liu et al., 2018,
@@ -27,7 +26,9 @@ class PartialDepthwiseConv2D(BaseMaskedConv, DepthwiseConv2D):
     A one-channel mask is broadcast over the channels.  Zero padding counts as
     invalid; values of `x` where the mask is 0 never change `y`.  The
     convolution (arguments, weights, weight normalization, equalized
-    learning rate) is that of `keras_cv_layers.DepthwiseConv2D`.
+    learning rate) is that of `keras_cv_layers.DepthwiseConv2D`; the functional
+    form (without activation and kernel transforms) is
+    `kcl.ops.partial_depthwise_conv2d`.
 
     Args:
         kernel_size: int or tuple of 2 ints.
@@ -67,8 +68,6 @@ class PartialDepthwiseConv2D(BaseMaskedConv, DepthwiseConv2D):
     >>> tuple(y.shape), tuple(m.shape)
     ((1, 8, 8, 8), (1, 8, 8, 8))
     """
-
-    mask_mode = "depthwise"
 
     def __init__(
         self,
@@ -117,16 +116,11 @@ class PartialDepthwiseConv2D(BaseMaskedConv, DepthwiseConv2D):
         )
 
     def normalizer(self, mask):
-        window = av.prod(self.kernel_size)
-        if mask.shape[self._channel_axis] == 1:
-            return self._ones_conv(mask, 1, 1, window)
-        # Per channel, already in the output order c * depth_multiplier + m.
-        kernel = ops.ones(self.kernel_size + (self._in_channels, self.depth_multiplier), "float32")
-        return conv_ops.depthwise_conv(
+        return masked_ops.depthwise_normalizer(
             mask,
-            kernel / float(window),
-            strides=self.strides,
-            padding=self.padding,
-            dilation_rate=self.dilation_rate,
-            data_format=self.data_format,
+            self.kernel_size,
+            self.depth_multiplier,
+            self._channel_axis,
+            self.convolve,
+            functools.partial(self.convolve, depthwise=True),
         )

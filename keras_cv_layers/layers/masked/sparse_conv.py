@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keras_cv_layers.layers.masked.base_masked_conv import BaseMaskedConv
 from keras_cv_layers.layers.masked.masked_docs import MASK_SHAPES, MASKED_ARGS, SHAPES
+from keras_cv_layers.ops import masked as masked_ops
 from keras_cv_layers.utils.serialization import register
 
 _DOC = """Sparsity-invariant {n}D convolution with mask propagation.
@@ -19,6 +20,8 @@ _DOC = """Sparsity-invariant {n}D convolution with mask propagation.
     Zero padding counts as invalid.  Values of `x` where the mask is 0 never
     change `y`.  Padding arithmetic and output shapes are those of
     `keras.layers.Conv{n}D`.
+    The functional form (without activation and kernel transforms) is
+    `kcl.ops.sparse_conv`.
 
     Args:{args}
     Call arguments:
@@ -48,9 +51,20 @@ def _doc(n: int) -> str:
 
 
 class BaseSparseConv(BaseMaskedConv):
-    """Masked convolution with a one-channel mask (see `SparseConv2D`)."""
+    """Masked convolution with a one-channel mask (see `SparseConv2D`);
+    the math of `kcl.ops.sparse_conv`."""
 
-    mask_mode = "sparse"
+    per_channel_mask = False
+
+    def normalizer(self, mask):
+        return masked_ops.sparse_normalizer(mask, self.kernel_size, self.convolve)
+
+    def default_mask(self, x):
+        """Valid where any channel of `x` is non-zero, float32."""
+        return masked_ops.any_nonzero_mask(x, self._channel_axis)
+
+    def mask_output_channels(self, output_channels):
+        return 1
 
 
 @register

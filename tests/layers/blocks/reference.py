@@ -54,28 +54,42 @@ def mb_conv(x, w, filters, kernel_size, strides, expand_ratio, se_ratio, residua
     return h
 
 
-def spatial_attention(x, w, filters, kernel_size, heads, dilation_rate, position):
-    """Per-pixel local self-attention, written from the layer's documented
-    definition: logits q·(k + p)/sqrt(d) [+ exp(-|r|)], softmax over the
-    window positions inside the image, output sum a·v."""
-    batch, height, width, channels = x.shape
-    d, cg = filters // heads, channels // heads
+def grouped_projection(x, kernel, heads, bias=None):
+    """1×1 convolution grouped by `heads`: input channel group `h` feeds the
+    output channels of head `h` (`kernel` (1, 1, C / heads, filters))."""
+    cg, filters = kernel.shape[2], kernel.shape[3]
+    d = filters // heads
+    out = np.zeros(x.shape[:-1] + (filters,))
+    for h in range(heads):
+        out[..., h * d : (h + 1) * d] = (
+            x[..., h * cg : (h + 1) * cg] @ kernel[0, 0][:, h * d : (h + 1) * d]
+        )
+    return out if bias is None else out + bias
+
+
+def gaussian_bias(kernel_size, dilation_rate):
+    """`exp(-|r|)` (kh, kw), r the window offset in window steps."""
+    (kh, kw), (dy, dx) = kernel_size, dilation_rate
+    top, left = ((kh - 1) * dy) // 2, ((kw - 1) * dx) // 2
+    ry = (np.arange(kh) * dy - top) / dy
+    rx = (np.arange(kw) * dx - left) / dx
+    return np.exp(-np.sqrt(ry[:, None] ** 2 + rx[None, :] ** 2))
+
+
+def local_attention(
+    q, k, v, kernel_size, heads, dilation_rate=(1, 1), logit_bias=None, key_position=None
+):
+    """Per-pixel local attention (`kcl.ops.local_attention2d`, channels_last):
+    logits q·(k + key_position[h, i, j])/sqrt(d) + logit_bias[(h,) i, j],
+    softmax over the window positions inside the image, output sum a·v."""
+    batch, height, width, _ = q.shape
+    d, dv = q.shape[-1] // heads, v.shape[-1] // heads
     kh, kw = kernel_size
     dy, dx = dilation_rate
     top, left = ((kh - 1) * dy) // 2, ((kw - 1) * dx) // 2
-
-    def project(kernel, bias):
-        out = np.zeros((batch, height, width, filters))
-        for h in range(heads):
-            out[..., h * d : (h + 1) * d] = (
-                x[..., h * cg : (h + 1) * cg] @ kernel[0, 0][:, h * d : (h + 1) * d]
-            )
-        return out if bias is None else out + bias
-
-    q = project(w["query_kernel"], w.get("query_bias"))
-    k = project(w["key_kernel"], None)
-    v = project(w["value_kernel"], w.get("value_bias"))
-    out = np.zeros((batch, height, width, filters))
+    if logit_bias is not None and logit_bias.ndim == 2:
+        logit_bias = np.broadcast_to(logit_bias, (heads, kh, kw))
+    out = np.zeros((batch, height, width, heads * dv))
     for b in range(batch):
         for y in range(height):
             for xx in range(width):
@@ -88,18 +102,38 @@ def spatial_attention(x, w, filters, kernel_size, heads, dilation_rate, position
                             if not (0 <= yy < height and 0 <= xw < width):
                                 continue
                             key = k[b, yy, xw, sl].copy()
-                            if position == "learned":
-                                key = key + np.concatenate(
-                                    [w["rel_rows"][h, i], w["rel_cols"][h, j]]
-                                )
+                            if key_position is not None:
+                                key = key + key_position[h, i, j]
                             logit = q[b, y, xx, sl] @ key / math.sqrt(d)
-                            if position == "gaussian":
-                                ry, rx = (i * dy - top) / dy, (j * dx - left) / dx
-                                logit += math.exp(-math.sqrt(ry**2 + rx**2))
+                            if logit_bias is not None:
+                                logit += logit_bias[h, i, j]
                             logits.append(logit)
-                            values.append(v[b, yy, xw, sl])
+                            values.append(v[b, yy, xw, h * dv : (h + 1) * dv])
                     logits = np.asarray(logits)
                     a = np.exp(logits - logits.max())
                     a /= a.sum()
-                    out[b, y, xx, sl] = a @ np.asarray(values)
+                    out[b, y, xx, h * dv : (h + 1) * dv] = a @ np.asarray(values)
     return out
+
+
+def relative_embeddings(rel_rows, rel_cols):
+    """`p[h, i, j] = concat(rel_rows[h, i], rel_cols[h, j])`: (heads, kh, kw, d)."""
+    heads, kh, half = rel_rows.shape
+    kw = rel_cols.shape[1]
+    rows = np.broadcast_to(rel_rows[:, :, None], (heads, kh, kw, half))
+    cols = np.broadcast_to(rel_cols[:, None], (heads, kh, kw, half))
+    return np.concatenate([rows, cols], axis=-1)
+
+
+def spatial_attention(x, w, filters, kernel_size, heads, dilation_rate, position):
+    """Per-pixel local self-attention, written from the layer's documented
+    definition: grouped 1×1 projections, then `local_attention` with the
+    logit bias exp(-|r|) ("gaussian") or the key embeddings ("learned")."""
+    q = grouped_projection(x, w["query_kernel"], heads, w.get("query_bias"))
+    k = grouped_projection(x, w["key_kernel"], heads)
+    v = grouped_projection(x, w["value_kernel"], heads, w.get("value_bias"))
+    bias = gaussian_bias(kernel_size, dilation_rate) if position == "gaussian" else None
+    positions = None
+    if position == "learned":
+        positions = relative_embeddings(w["rel_rows"], w["rel_cols"])
+    return local_attention(q, k, v, kernel_size, heads, dilation_rate, bias, positions)

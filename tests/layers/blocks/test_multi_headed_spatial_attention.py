@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_cv_layers as kcl
+from keras_cv_layers.ops import attention as attention_ops
 from tests.gradients import assert_all_finite, layer_value_and_grads
 from tests.layers.blocks import reference as ref
 
@@ -23,9 +24,8 @@ def _np(t):
 
 def _make(position, path, data_format="channels_last", **config):
     layer = kcl.MultiHeadedSpatialAttention(position=position, data_format=data_format, **config)
-    if path is not None:
-        # Both code paths implement the same definition; force one.
-        layer._use_blocks = lambda height, width: path == "blocked"
+    # Both routes implement the same definition; None: chosen from the sizes.
+    layer._route = path
     return layer
 
 
@@ -61,7 +61,7 @@ def test_matches_per_pixel_reference(config, position):
     layer(x)
     expected = _reference(x, layer, _randomize(layer, rng))
     for path in ("direct", "blocked"):
-        layer._use_blocks = lambda height, width, path=path: path == "blocked"
+        layer._route = path
         np.testing.assert_allclose(_np(layer(x)), expected, err_msg=path, **TOL)
 
 
@@ -82,14 +82,18 @@ def test_channels_first_matches_channels_last(path):
 
 def test_paths_agree_and_blocked_is_chosen_when_it_fits():
     rng = np.random.default_rng(2)
-    layer = kcl.MultiHeadedSpatialAttention(32, 3, heads=2, data_format="channels_last")
     # 1×1: one padded block's logits (heads · halo² each) exceed the budget.
-    assert layer._use_blocks(16, 16) and not layer._use_blocks(1, 1)
+    assert attention_ops.use_blocks(16, 16, (3, 3), (1, 1), 2, 32)
+    assert not attention_ops.use_blocks(1, 1, (3, 3), (1, 1), 2, 32)
+    layer = kcl.MultiHeadedSpatialAttention(32, 3, heads=2, data_format="channels_last")
     x = rng.normal(size=(1, 16, 13, 4)).astype("float32")
     layer(x)
     _randomize(layer, rng)
-    t = keras.ops.convert_to_tensor(x)
-    np.testing.assert_allclose(_np(layer._blocked(t)), _np(layer._direct(t)), **TOL)
+    outputs = {}
+    for path in ("blocked", "direct"):
+        layer._route = path
+        outputs[path] = _np(layer(x))
+    np.testing.assert_allclose(outputs["blocked"], outputs["direct"], **TOL)
 
 
 @pytest.mark.parametrize("path", ["direct", "blocked"])
@@ -211,3 +215,124 @@ def test_fast_paths_give_the_generic_gradients(position, data_format):
         np.testing.assert_allclose(
             _np(fast[3][name]), _np(generic[3][name]), rtol=1e-4, atol=1e-4, err_msg=name
         )
+
+
+# ----------------------------------------------------- kcl.ops.local_attention2d
+def _to_format(x, data_format):
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1)) if data_format == "channels_first" else x
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("position", ["gaussian", "learned", None])
+@pytest.mark.parametrize("size,filters", [((5, 7), 4), ((16, 13), 32)], ids=["direct", "blocked"])
+def test_layer_is_its_projections_then_the_op(size, filters, position, data_format):
+    """The layer's output is `local_attention2d` of its projections, with the
+    gaussian prior as `logit_bias` and the learned embeddings as `key_position`
+    (same weights); the size picks the route."""
+    rng = np.random.default_rng(7)
+    layer = kcl.MultiHeadedSpatialAttention(
+        filters, (3, 5), heads=2, dilation_rate=(2, 1), position=position, data_format=data_format
+    )
+    x = rng.normal(size=(2, *size, 4)).astype("float32")
+    layer(_to_format(x, data_format))
+    w = _randomize(layer, rng)
+    route_blocked = attention_ops.use_blocks(*size, (3, 5), (2, 1), 2, filters)
+    assert route_blocked == (filters == 32)
+    q, k, v = (
+        _to_format(ref.grouped_projection(x, w[f"{n}_kernel"], 2, w.get(f"{n}_bias")), data_format)
+        for n in ("query", "key", "value")
+    )
+    kwargs = {}
+    if position == "gaussian":
+        kwargs["logit_bias"] = ref.gaussian_bias((3, 5), (2, 1)).astype("float32")
+    elif position == "learned":
+        p = ref.relative_embeddings(w["rel_rows"], w["rel_cols"])
+        kwargs["key_position"] = p.astype("float32")
+    y = kcl.ops.local_attention2d(
+        q.astype("float32"),
+        k.astype("float32"),
+        v.astype("float32"),
+        (3, 5),
+        heads=2,
+        dilation_rate=(2, 1),
+        data_format=data_format,
+        **kwargs,
+    )
+    np.testing.assert_allclose(_np(y), _np(layer(_to_format(x, data_format))), **TOL)
+
+
+def _op_inputs(rng, dv):
+    q, k = (rng.normal(size=(2, 6, 7, 2 * 4)).astype("float32") for _ in range(2))
+    v = rng.normal(size=(2, 6, 7, 2 * dv)).astype("float32")
+    bias = rng.normal(size=(2, 3, 3)).astype("float32")
+    positions = rng.normal(scale=0.5, size=(2, 3, 3, 4)).astype("float32")
+    return q, k, v, bias, positions
+
+
+@pytest.mark.parametrize("route", ["direct", "blocked"])
+@pytest.mark.parametrize("shared_bias", [False, True])
+def test_attention_routes_match_numpy_reference(route, shared_bias):
+    """Per-head and shared logit biases with key positions, dilated, on both
+    routes of the op's computation (the per-head bias takes the generic
+    blocked kernel)."""
+    q, k, v, bias, positions = _op_inputs(np.random.default_rng(8), 4)
+    if shared_bias:
+        bias = bias[0]
+    expected = ref.local_attention(q, k, v, (3, 3), 2, (1, 2), bias, positions)
+    split = [attention_ops.split_heads(t, 2, "channels_last") for t in (q, k, v)]
+    y = attention_ops.attend(*split, (3, 3), (1, 2), bias, positions, "channels_last", route=route)
+    np.testing.assert_allclose(_np(y), expected, **TOL)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_op_with_other_value_depth_matches_numpy_reference(data_format):
+    q, k, v, bias, positions = _op_inputs(np.random.default_rng(9), 3)
+    expected = ref.local_attention(q, k, v, (3, 3), 2, (1, 1), bias, positions)
+    y = kcl.ops.local_attention2d(
+        *(_to_format(t, data_format) for t in (q, k, v)),
+        3,
+        heads=2,
+        logit_bias=bias,
+        key_position=positions,
+        data_format=data_format,
+    )
+    assert tuple(y.shape) == tuple(_to_format(expected, data_format).shape)
+    np.testing.assert_allclose(_np(y), _to_format(expected, data_format), **TOL)
+
+
+def test_op_excludes_keys_outside_the_image_without_nan():
+    """Huge logits and a large negative bias: finite outputs, and each pixel
+    of a constant-key map averages the in-image values of its window."""
+    rng = np.random.default_rng(10)
+    v = rng.normal(size=(1, 4, 5, 2)).astype("float32")
+    zeros = np.zeros_like(v)
+    y = _np(kcl.ops.local_attention2d(zeros, zeros, v, 3, data_format="channels_last"))
+    np.testing.assert_allclose(y[0, 0, 0], v[0, :2, :2].mean((0, 1)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y[0, 3, 2], v[0, 2:4, 1:4].mean((0, 1)), rtol=1e-5, atol=1e-6)
+    big = rng.normal(size=(1, 4, 5, 2)).astype("float32") * 1e4
+    bias = np.full((3, 3), -1e30, "float32")
+    y = _np(kcl.ops.local_attention2d(big, big, v, 3, logit_bias=bias, data_format="channels_last"))
+    assert np.all(np.isfinite(y))
+
+
+def test_op_shape_errors_name_the_op_and_argument():
+    cl = "channels_last"
+    q = keras.Input((6, 6, 8))
+    with pytest.raises(ValueError, match=r"local_attention2d: `query`.*heads"):
+        kcl.ops.local_attention2d(q, q, q, 3, heads=3, data_format=cl)
+    with pytest.raises(ValueError, match=r"local_attention2d: `key`"):
+        kcl.ops.local_attention2d(q, keras.Input((6, 5, 8)), q, 3, heads=2, data_format=cl)
+    with pytest.raises(ValueError, match=r"local_attention2d: `value`"):
+        kcl.ops.local_attention2d(q, q, keras.Input((5, 6, 8)), 3, heads=2, data_format=cl)
+    with pytest.raises(ValueError, match=r"local_attention2d: `logit_bias`"):
+        kcl.ops.local_attention2d(
+            q, q, q, 3, heads=2, logit_bias=np.zeros((9,), "float32"), data_format=cl
+        )
+    with pytest.raises(ValueError, match=r"local_attention2d: `key_position`"):
+        kcl.ops.local_attention2d(
+            q, q, q, 3, heads=2, key_position=np.zeros((2, 3, 3, 8), "float32"), data_format=cl
+        )
+    with pytest.raises(ValueError, match=r"local_attention2d.*kernel_size"):
+        kcl.ops.local_attention2d(q, q, q, 0, data_format=cl)
+    y = kcl.ops.local_attention2d(q, q, keras.Input((6, 6, 6)), 3, heads=2, data_format=cl)
+    assert tuple(y.shape) == (None, 6, 6, 6)

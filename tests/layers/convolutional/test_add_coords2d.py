@@ -93,3 +93,30 @@ def test_wrong_rank_names_layer_and_shape(shape):
     with pytest.raises(ValueError, match="rank") as info:
         layer(rand(*shape))
     assert "AddCoords2D" in str(info.value) and "batch" in str(info.value)
+
+
+# ---------------------------------------------------------- kcl.ops.add_coords2d
+@pytest.mark.parametrize("with_r", [False, True])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_op_equals_layer_and_reference(data_format, with_r):
+    x = rand(2, 4, 3, 2)
+    x_in = x if data_format == "channels_last" else ref.to_channels_first(x)
+    y_op = _np(kcl.ops.add_coords2d(x_in, with_r=with_r, data_format=data_format))
+    y_layer = _np(kcl.AddCoords2D(with_r=with_r, data_format=data_format)(x_in))
+    np.testing.assert_array_equal(y_op, y_layer)
+    if data_format == "channels_first":
+        y_op = ref.to_channels_last(y_op)
+    np.testing.assert_allclose(y_op, ref.add_coords2d(x, with_r), rtol=1e-6, atol=1e-6)
+
+
+def test_op_unknown_spatial_size_and_errors():
+    inputs = keras.Input((None, None, 2))
+    outputs = kcl.ops.add_coords2d(inputs, with_r=True, data_format="channels_last")
+    assert tuple(outputs.shape) == (None, None, None, 5)
+    model = keras.Model(inputs, outputs)
+    x = rand(1, 3, 6, 2)
+    np.testing.assert_allclose(_np(model(x)), ref.add_coords2d(x, True), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="add_coords2d: `x`.*rank 4"):
+        kcl.ops.add_coords2d(keras.Input((4, 3)), data_format="channels_last")
+    with pytest.raises(ValueError, match="add_coords2d.*data_format"):
+        kcl.ops.add_coords2d(x, data_format="NHWC")

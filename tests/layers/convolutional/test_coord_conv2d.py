@@ -165,3 +165,23 @@ def test_wrong_rank_names_layer_and_shape(shape):
     with pytest.raises(ValueError, match="rank") as info:
         layer(rand(*shape))
     assert "CoordConv2D" in str(info.value) and "batch" in str(info.value)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_equals_conv_of_the_add_coords_op(data_format):
+    """CoordConv2D convolves `kcl.ops.add_coords2d(x)` (same kernel and bias)."""
+    x = rand(2, 6, 5, C_IN)
+    cf = data_format == "channels_first"
+    x_in = ref.to_channels_first(x) if cf else x
+    layer = kcl.CoordConv2D(
+        FILTERS, 3, padding="same", with_r=True, data_format=data_format, **FAST
+    )
+    layer(x_in)
+    k, b = _randomize(layer)
+    with_coords = _np(kcl.ops.add_coords2d(x_in, with_r=True, data_format=data_format))
+    expected = ref.conv_nd(
+        ref.to_channels_last(with_coords) if cf else with_coords, k, padding="same"
+    )
+    expected = expected + b
+    y = _np(layer(x_in))
+    np.testing.assert_allclose(ref.to_channels_last(y) if cf else y, expected, rtol=1e-5, atol=1e-5)

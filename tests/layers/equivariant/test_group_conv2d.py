@@ -58,6 +58,35 @@ def test_expanded_kernel_matches_numpy_reference(group, lifting, k):
     np.testing.assert_array_equal(expanded, expected.astype("float32"))
 
 
+@pytest.mark.parametrize(
+    "group, lifting, k", [("C4", True, 3), ("C4", False, 5), ("D4", True, 1), ("D4", False, 3)]
+)
+def test_group_conv2d_kernel_op_is_the_layers_expanded_kernel(group, lifting, k):
+    order = gref.ORDERS[group]
+    layer = kcl.GroupConv2D(3, k, group=group, data_format=CL)
+    layer.build((1, 7, 7, 2) if lifting else (1, 7, 7, order, 2))
+    _randomize(layer)
+    op = _np(kcl.ops.group_conv2d_kernel(layer.kernel, group.lower(), lifting=lifting))
+    np.testing.assert_array_equal(op, _np(layer.expanded_kernel()))
+    # A kernel of the other kind is refused, naming the op and the argument
+    # (a lifting kernel fits a group layer only if its channels happen to
+    # be a multiple of the group order).
+    if lifting:
+        with pytest.raises(ValueError, match=r"group_conv2d_kernel: `kernel`"):
+            kcl.ops.group_conv2d_kernel(layer.kernel, group)
+
+
+def test_group_conv2d_kernel_op_errors():
+    with pytest.raises(ValueError, match=r"group_conv2d_kernel: `kernel`"):
+        kcl.ops.group_conv2d_kernel(np.ones((3, 2, 4, 2), "float32"), "C4", lifting=True)
+    with pytest.raises(ValueError, match=r"group_conv2d_kernel: `kernel`"):
+        kcl.ops.group_conv2d_kernel(keras.Input((4, 4, 2)), "C4", lifting=True)
+    with pytest.raises(ValueError, match=r"group_conv2d_kernel: unknown `group`"):
+        kcl.ops.group_conv2d_kernel(np.ones((3, 3, 4, 2), "float32"), "C8")
+    with pytest.raises(ValueError, match=r"group_conv2d_kernel: `lifting`"):
+        kcl.ops.group_conv2d_kernel(np.ones((3, 3, 4, 2), "float32"), "C4", lifting=1)
+
+
 def test_expansion_indices_are_a_permutation_of_each_filter_column():
     """Each (g, f) column of the expanded kernel holds every weight of filter f once."""
     idx = equivariance.expansion_indices(3, "D4", 8, 2)

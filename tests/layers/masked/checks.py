@@ -25,7 +25,7 @@ def mask_channels(mode, kind):
 def make_inputs(cls, rank, kind, float_mask=False, seed=0):
     rng = np.random.default_rng(seed)
     x = h.rand(rng, 2, *SPATIAL[rank], C_IN)
-    channels = mask_channels(cls.mask_mode, kind)
+    channels = mask_channels(h.mode(cls), kind)
     if channels is None:
         # Derived masks: zero some values (Partial) / whole positions (Sparse).
         x = x * h.random_mask(rng, x.shape[:-1] + (1,), hole=True)

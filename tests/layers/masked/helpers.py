@@ -6,9 +6,20 @@ import keras
 import numpy as np
 from keras import ops
 
+import keras_cv_layers as kcl
+from keras_cv_layers.layers.masked.sparse_conv import BaseSparseConv
 from tests import numpy_reference as ref
 from tests.gradients import default_loss, value_and_grads
 from tests.layers.masked import reference as mref
+
+
+def mode(layer_or_class) -> str:
+    """The reference's name of a masked layer's variant: "sparse",
+    "partial" or "depthwise"."""
+    cls = layer_or_class if isinstance(layer_or_class, type) else type(layer_or_class)
+    if issubclass(cls, kcl.PartialDepthwiseConv2D):
+        return "depthwise"
+    return "sparse" if issubclass(cls, BaseSparseConv) else "partial"
 
 
 def rand(rng, *shape, scale=1.0):
@@ -48,11 +59,11 @@ def randomize(layer, rng):
 def effective_kernel(layer, weights):
     kernel = weights["kernel"]
     if layer.weightnorm:
-        if layer.mask_mode == "depthwise":
+        if mode(layer) == "depthwise":
             return ref.depthwise_weightnorm_kernel(kernel, weights["wn_g"], layer.eps)
         return ref.weightnorm_kernel(kernel, weights["wn_g"], layer.eps)
     if layer.equalize:
-        fan_in = np.prod(kernel.shape[:2] if layer.mask_mode == "depthwise" else kernel.shape[:-1])
+        fan_in = np.prod(kernel.shape[:2] if mode(layer) == "depthwise" else kernel.shape[:-1])
         return ref.equalize_kernel(kernel, fan_in)
     return kernel
 
@@ -63,12 +74,12 @@ def reference_outputs(layer, weights, x, mask, activation=None):
         x,
         mask,
         effective_kernel(layer, weights),
-        layer.mask_mode,
+        mode(layer),
         bias=weights.get("bias"),
         strides=layer.strides,
         padding=layer.padding,
         dilation_rate=layer.dilation_rate,
-        groups=getattr(layer, "groups", 1) if layer.mask_mode != "depthwise" else 1,
+        groups=getattr(layer, "groups", 1),
         activation=activation,
         binary=layer.binary,
         eps=layer.eps,

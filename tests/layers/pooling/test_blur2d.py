@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 import keras_cv_layers as kcl
-from keras_cv_layers.layers.pooling.blur2d import binomial_filter
+from keras_cv_layers.ops.pooling import binomial_filter
 from tests.gradients import assert_all_finite, layer_value_and_grads
 from tests.layers.pooling import reference
 
@@ -125,3 +125,54 @@ def test_bad_input_shapes():
         kcl.Blur2D(5, padding="same", boundary="reflect", data_format=CL)(
             np.zeros((1, 2, 8, 1), "float32")
         )
+
+
+# ------------------------------------------------------------ kcl.ops.blur_pool2d
+OP_KWARGS = [
+    dict(),
+    dict(filter_size=4, padding="same"),
+    dict(filter_size=5, strides=1, padding="same", boundary="reflect"),
+    dict(filter_size=2, strides=(3, 2), padding="same", boundary="zero"),
+    dict(filter_size=1, strides=2, padding="same"),
+]
+
+
+@pytest.mark.parametrize("data_format", [CL, CF])
+@pytest.mark.parametrize("kwargs", OP_KWARGS, ids=["default", "norm4", "reflect5", "zero2", "f1"])
+def test_op_equals_layer(kwargs, data_format):
+    x = _x()
+    if data_format == CF:
+        x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+    y_layer = _np(kcl.Blur2D(data_format=data_format, **kwargs)(x))
+    y_op = _np(kcl.ops.blur_pool2d(x, data_format=data_format, **kwargs))
+    np.testing.assert_array_equal(y_op, y_layer)
+
+
+def test_op_matches_reference_and_keeps_the_dtype():
+    x = _x((1, 6, 7, 2))
+    k = binomial_filter(3)
+    pads = (reference.same_pads(6, 3, 2), reference.same_pads(7, 3, 2))
+    expected = reference.depthwise_filter(x, k, 2, pads)
+    expected /= reference.depthwise_filter(np.ones((1, 6, 7, 1)), k, 2, pads)
+    y = kcl.ops.blur_pool2d(x, padding="same", data_format=CL)
+    np.testing.assert_allclose(_np(y), expected, rtol=1e-5, atol=1e-6)
+    half = kcl.ops.blur_pool2d(x.astype("float16"), padding="same", data_format=CL)
+    assert keras.backend.standardize_dtype(half.dtype) == "float16"
+    np.testing.assert_allclose(_np(half).astype("float32"), expected, atol=1e-2)
+
+
+def test_op_symbolic_shapes_and_errors():
+    y = kcl.ops.blur_pool2d(keras.Input((None, 9, 3)), 3, padding="same", data_format=CL)
+    assert tuple(y.shape) == (None, None, 5, 3)
+    with pytest.raises(ValueError, match="blur_pool2d.*rank 4"):
+        kcl.ops.blur_pool2d(keras.Input((5, 5)), data_format=CL)
+    with pytest.raises(ValueError, match="blur_pool2d.*channel"):
+        kcl.ops.blur_pool2d(keras.Input((5, 5, None)), data_format=CL)
+    with pytest.raises(ValueError, match="blur_pool2d.*filter_size=5"):
+        kcl.ops.blur_pool2d(keras.Input((4, 8, 1)), 5, data_format=CL)
+    with pytest.raises(ValueError, match="blur_pool2d.*reflect"):
+        kcl.ops.blur_pool2d(
+            keras.Input((2, 8, 1)), 5, padding="same", boundary="reflect", data_format=CL
+        )
+    with pytest.raises(ValueError, match="blur_pool2d.*boundary"):
+        kcl.ops.blur_pool2d(np.zeros((1, 4, 4, 1), "float32"), boundary="wrap")
