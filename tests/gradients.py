@@ -17,15 +17,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from tests.harness import to_numpy
+
 
 def default_loss(y):
     """A scalar whose gradient depends on every output element."""
     y = ops.cast(y, "float32")
     return ops.sum(ops.square(y)) + ops.sum(y)
-
-
-def _np(t):
-    return None if t is None else np.asarray(keras.ops.convert_to_numpy(t))
 
 
 def _backend() -> str:
@@ -43,7 +41,7 @@ def value_and_grads(fn, *arrays):
         argnums = tuple(range(len(tensors)))
         # One jit-compiled graph is much faster than op-by-op eager dispatch.
         value, grads = jax.jit(jax.value_and_grad(fn, argnums=argnums))(*tensors)
-        return _np(value), [_np(g) for g in grads]
+        return to_numpy(value), [to_numpy(g) for g in grads]
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -53,14 +51,14 @@ def value_and_grads(fn, *arrays):
                 tape.watch(t)
             value = fn(*tensors)
         grads = tape.gradient(value, tensors)
-        return _np(value), [_np(g) for g in grads]
+        return to_numpy(value), [to_numpy(g) for g in grads]
     if backend == "torch":
         import torch
 
         tensors = [ops.convert_to_tensor(a).detach().requires_grad_(True) for a in arrays]
         value = fn(*tensors)
         grads = torch.autograd.grad(value, tensors, allow_unused=True)
-        return _np(value.detach()), [_np(g) for g in grads]
+        return to_numpy(value.detach()), [to_numpy(g) for g in grads]
     raise NotImplementedError(f"No gradient helper for backend {backend!r}.")
 
 
@@ -111,7 +109,7 @@ def layer_value_and_grads(layer, x, loss=default_loss):
         y, value = y.detach(), value.detach()
     else:
         raise NotImplementedError(f"No gradient helper for backend {backend!r}.")
-    return _np(y), _np(value), _np(g_x), dict(zip(paths, [_np(g) for g in g_w]))
+    return to_numpy(y), to_numpy(value), to_numpy(g_x), dict(zip(paths, [to_numpy(g) for g in g_w]))
 
 
 def assert_all_finite(y, value, g_x, g_w, expected_weights=None):

@@ -1,10 +1,8 @@
 """Backend fast paths give the numbers of their generic `keras.ops` kernels,
 and the fast-path machinery (lookup by import, decline, disable) works."""
 
-import importlib
 import inspect
 import pathlib
-import pkgutil
 
 import keras
 import numpy as np
@@ -13,34 +11,21 @@ from keras import ops
 
 import keras_cv_layers as kcl
 from keras_cv_layers import backend_kernels
+from tests.families import collect
 
 #: Every fast path by kernel name (kernel names are unique across families).
 FAST_PATHS = {fp.name: fp for fp in backend_kernels.all_fast_paths()}
 
 #: Example arguments for every kernel (numpy; converted per call): a list of
-#: `(args, kwargs)` or `(args, kwargs, tolerance)` per kernel name.  Kernel
-#: families add theirs in `tests/backend_kernels/cases_<family>.py`, each
-#: defining a `KERNEL_CASES` dict of the same form.
-KERNEL_CASES = {
-    "weight_standardize": [
-        ((np.random.default_rng(0).normal(size=(3, 3, 4, 5)).astype("float32"), 1e-6), {}),
-        ((np.zeros((3, 1, 2), "float32"), 1e-6), {}),
-        ((np.random.default_rng(1).normal(3.0, 2.0, size=(5, 8)).astype("float32"), 1e-5), {}),
-    ],
-}
+#: `(args, kwargs)` or `(args, kwargs, tolerance)` per kernel name.  The
+#: families add theirs in `tests/<family>/kernel_cases.py` (`KERNEL_CASES`,
+#: and `KERNEL_REFERENCES` where the generic kernel cannot run everywhere).
+KERNEL_CASES = collect("kernel_cases", "KERNEL_CASES")
 
 #: Optional replacements of the generic kernel as the expected value (a
 #: function of the same arguments), where the generic kernel cannot run on
 #: every machine (TensorFlow's CPU convolutions reject channels_first).
-KERNEL_REFERENCES = {}
-
-
-for _info in pkgutil.iter_modules([str(pathlib.Path(__file__).parent)]):
-    if _info.name.startswith("cases_"):
-        _module = importlib.import_module(f"tests.backend_kernels.{_info.name}")
-        assert not set(_module.KERNEL_CASES) & set(KERNEL_CASES), _info.name
-        KERNEL_CASES.update(_module.KERNEL_CASES)
-        KERNEL_REFERENCES.update(getattr(_module, "KERNEL_REFERENCES", {}))
+KERNEL_REFERENCES = collect("kernel_cases", "KERNEL_REFERENCES", {}) or {}
 
 
 def _assert_same(actual, expected, tol):

@@ -5,24 +5,15 @@ prediction, on every backend and data format."""
 
 from __future__ import annotations
 
-import importlib
-import pathlib
-import pkgutil
-
 import keras
 import numpy as np
 import pytest
 
 import keras_cv_layers as kcl
+from tests.families import collect
 from tests.harness import to_numpy
 
-OP_CASES: dict = {}
-for _info in pkgutil.iter_modules([str(pathlib.Path(__file__).parent)]):
-    if _info.name.startswith("cases_"):
-        _module = importlib.import_module(f"tests.ops.{_info.name}")
-        assert not set(_module.OP_CASES) & set(OP_CASES), _info.name
-        OP_CASES.update(_module.OP_CASES)
-
+OP_CASES = collect("op_cases", "OP_CASES")
 CASES = [(name, i) for name in sorted(OP_CASES) for i in range(len(OP_CASES[name]))]
 
 

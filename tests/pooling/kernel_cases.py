@@ -1,0 +1,57 @@
+"""Dispatch-equivalence cases of the pooling kernels (see test_dispatch.py)."""
+
+import numpy as np
+
+from tests.pooling.reference import max_pool_with_argmax as _numpy_pool
+
+_rng = np.random.default_rng(0)
+_X = _rng.permutation(2 * 7 * 6 * 3).astype("float32").reshape(2, 7, 6, 3)
+_X_CF = np.ascontiguousarray(np.moveaxis(_X, -1, 1))
+# Many ties: small integers.
+_TIES = _rng.integers(0, 3, size=(2, 6, 7, 2)).astype("float32")
+
+
+def _pool_cases():
+    cases = []
+    for x, fmt in ((_X, "channels_last"), (_X_CF, "channels_first")):
+        for pool, strides, padding in (
+            ((2, 2), (2, 2), "same"),
+            ((3, 3), (2, 2), "same"),
+            ((3, 3), (1, 1), "valid"),
+            ((2, 3), (1, 2), "same"),
+            ((2, 2), (3, 3), "same"),
+        ):
+            cases.append(((x, pool, strides, padding, fmt), {}))
+    for fmt in ("channels_last", "channels_first"):
+        cases.append(((_TIES, (3, 3), (2, 2), "same", fmt), {}))
+        cases.append(((_TIES, (2, 2), (1, 1), "valid", fmt), {}))
+    return cases
+
+
+def _unpool_cases():
+    cases = []
+    for x, fmt in ((_X, "channels_last"), (_X_CF, "channels_first")):
+        hw = (7, 6)
+        # Non-overlapping (dense path) and overlapping windows (duplicates).
+        for k, s, padding, block in (
+            (2, 2, "same", (2, 2)),
+            (2, 2, "valid", (2, 2)),
+            (3, 2, "same", (2, 2)),
+            (3, 1, "same", (1, 1)),
+            (2, 2, "same", None),
+        ):
+            v, i = _numpy_pool(x, k, s, padding, fmt)
+            cases.append(((v, i, hw, block, fmt), {}))
+        # Out-of-range indices (negative and too large) mixed with valid ones.
+        v, i = _numpy_pool(x, 2, 2, "same", fmt)
+        bad = i.copy()
+        bad.reshape(-1)[::3] = -1
+        bad.reshape(-1)[1::5] = 7 * 6 * 3 + 4
+        cases.append(((v, bad, hw, (2, 2), fmt), {}))
+    return cases
+
+
+KERNEL_CASES = {
+    "max_pool_with_argmax2d": _pool_cases(),
+    "max_unpool2d": _unpool_cases(),
+}
