@@ -4,7 +4,9 @@ import keras_cv_layers as kcl
 layer = kcl.WSConv2D(32, 3, padding="same")
 """
 
-from keras_cv_layers import backend_kernels, ops
+import keras as _keras
+
+from keras_cv_layers import backend_kernels, initializers, ops
 from keras_cv_layers.layers import FAMILY_EXPORTS as _FAMILY_EXPORTS
 from keras_cv_layers.layers.activations import Mish, Swish
 from keras_cv_layers.layers.blocks import *  # noqa: F403
@@ -35,6 +37,10 @@ from keras_cv_layers.layers.normalization import (
 from keras_cv_layers.layers.pooling import *  # noqa: F403
 from keras_cv_layers.version import __version__
 
+#: `keras.layers.Flatten` itself (the same class), re-exported for users of
+#: the PyTorch seed, which had its own `Flatten`.
+Flatten = _keras.layers.Flatten
+
 __all__ = [
     "AddCoords2D",
     "CLayerNorm",
@@ -43,6 +49,7 @@ __all__ = [
     "Conv3D",
     "CoordConv2D",
     "DepthwiseConv2D",
+    "Flatten",
     "InstanceNormalization",
     "LayerNormalization",
     "Mish",
@@ -59,6 +66,7 @@ __all__ = [
     "WSConv3D",
     "__version__",
     "backend_kernels",
+    "initializers",
     "ops",
     *_FAMILY_EXPORTS,
 ]

@@ -30,6 +30,8 @@ def _public_objects() -> dict[str, object]:
         obj = getattr(kcl, name)
         if isinstance(obj, types.ModuleType) or name.startswith("__"):
             continue  # modules (`ops` is listed member by member below), __version__
+        if not getattr(obj, "__module__", "").startswith("keras_cv_layers"):
+            continue  # re-exported Keras classes (`kcl.Flatten`): Keras' own docs
         objects[name] = obj
     for name in kcl.ops.__all__:
         objects[f"ops.{name}"] = getattr(kcl.ops, name)

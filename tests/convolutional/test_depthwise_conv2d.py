@@ -219,3 +219,78 @@ def test_wrong_rank_names_layer_and_shape(shape):
     with pytest.raises(ValueError, match="rank") as info:
         layer(rand(*shape))
     assert "DepthwiseConv2D" in str(info.value) and "batch" in str(info.value)
+
+
+# ------------------------------------------- Keras' argument names (aliases)
+ALIASES = [
+    ("kernel_initializer", "depthwise_initializer", "he_uniform"),
+    ("kernel_regularizer", "depthwise_regularizer", "l2"),
+    ("kernel_constraint", "depthwise_constraint", "non_neg"),
+]
+ALIAS_IDS = [keras_name for _, keras_name, _ in ALIASES]
+
+
+def check_alias_gives_same_layer(cls, kcl_name, keras_name, value):
+    """`depthwise_*=v` and `kernel_*=v` give the same layer and config, the
+    config under Keras' `depthwise_*` key; the weight is still `kernel`."""
+    ours = cls(3, name="dw", data_format="channels_last", **{kcl_name: value})
+    keras_spelled = cls(3, name="dw", data_format="channels_last", **{keras_name: value})
+    config = keras_spelled.get_config()
+    assert config == ours.get_config()
+    assert config[keras_name] is not None and kcl_name not in config
+    assert type(getattr(keras_spelled, kcl_name)) is type(getattr(ours, kcl_name))
+    assert type(getattr(keras_spelled, keras_name)) is type(getattr(ours, kcl_name))
+    keras_spelled.build((None, 5, 5, 2))
+    assert [w.path.split("/")[-1] for w in keras_spelled.weights] == ["kernel"]
+    if kcl_name == "kernel_regularizer":
+        assert keras_spelled.kernel.regularizer is not None
+
+
+def check_both_spellings_rejected(cls, kcl_name, keras_name, value):
+    with pytest.raises(ValueError, match=kcl_name) as info:
+        cls(3, **{kcl_name: value, keras_name: value})
+    assert keras_name in str(info.value)
+
+
+def check_config_keys_and_old_configs(cls):
+    """get_config writes `depthwise_*` (no `kernel_*` key); a config with the
+    old `kernel_*` keys (release-1 files) gives the same layer."""
+    layer = cls(
+        3,
+        kernel_initializer="he_normal",
+        kernel_regularizer="l1",
+        kernel_constraint="unit_norm",
+        data_format="channels_last",
+    )
+    config = layer.get_config()
+    for _, keras_name, _ in ALIASES:
+        assert config[keras_name] is not None
+    assert not {name for name, _, _ in ALIASES} & set(config)
+    old = {k.replace("depthwise_", "kernel_"): v for k, v in config.items()}
+    assert "kernel_initializer" in old and "depthwise_initializer" not in old
+    assert cls.from_config(old).get_config() == config
+    assert cls.from_config(config).get_config() == config
+
+
+@pytest.mark.parametrize("kcl_name, keras_name, value", ALIASES, ids=ALIAS_IDS)
+def test_keras_argument_names_are_aliases(kcl_name, keras_name, value):
+    check_alias_gives_same_layer(kcl.DepthwiseConv2D, kcl_name, keras_name, value)
+
+
+@pytest.mark.parametrize("kcl_name, keras_name, value", ALIASES, ids=ALIAS_IDS)
+def test_both_argument_names_is_an_error(kcl_name, keras_name, value):
+    check_both_spellings_rejected(kcl.DepthwiseConv2D, kcl_name, keras_name, value)
+
+
+def test_config_uses_keras_names_and_old_configs_load():
+    check_config_keys_and_old_configs(kcl.DepthwiseConv2D)
+
+
+def test_keras_depthwise_config_loads():
+    """A `keras.layers.DepthwiseConv2D` config is a valid config here."""
+    config = keras.layers.DepthwiseConv2D(
+        3, depthwise_initializer="he_normal", depthwise_regularizer="l2", use_bias=True
+    ).get_config()
+    layer = kcl.DepthwiseConv2D.from_config(config)
+    assert isinstance(layer.kernel_initializer, keras.initializers.HeNormal)
+    assert isinstance(layer.kernel_regularizer, keras.regularizers.L2) and layer.use_bias

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import keras_cv_layers as kcl
+from tests.convolutional import test_depthwise_conv2d as dw
 from tests.masked import checks
 from tests.masked import helpers as h
 
@@ -79,3 +80,19 @@ def test_bad_arguments():
     config = CLS(3, depth_multiplier=2, binary=False).get_config()
     assert config["binary"] is False and config["depth_multiplier"] == 2
     assert "filters" not in config and "groups" not in config
+
+
+# Keras' argument names (`depthwise_*`) as aliases of `kernel_*`: the checks
+# of kcl.DepthwiseConv2D.
+@pytest.mark.parametrize("kcl_name, keras_name, value", dw.ALIASES, ids=dw.ALIAS_IDS)
+def test_keras_argument_names_are_aliases(kcl_name, keras_name, value):
+    dw.check_alias_gives_same_layer(CLS, kcl_name, keras_name, value)
+
+
+@pytest.mark.parametrize("kcl_name, keras_name, value", dw.ALIASES, ids=dw.ALIAS_IDS)
+def test_both_argument_names_is_an_error(kcl_name, keras_name, value):
+    dw.check_both_spellings_rejected(CLS, kcl_name, keras_name, value)
+
+
+def test_config_uses_keras_names_and_old_configs_load():
+    dw.check_config_keys_and_old_configs(CLS)

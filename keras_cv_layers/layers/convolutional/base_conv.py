@@ -24,6 +24,7 @@ import math
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
+from keras_cv_layers.initializers import NormalInit
 from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.utils import argument_validation as av
 
@@ -37,6 +38,13 @@ class BaseConvolution(keras.layers.Layer):
     kernel by overriding `transform_kernel(kernel)` (float32 in, float32
     out), and may add weights in `build_kernel_weights()` (before the bias)
     and `build_extra_weights()` (after it).
+
+    `kernel_initializer=None` (the default) means `default_kernel_initializer`,
+    a keyword-only argument for subclasses: `"glorot_uniform"` (Keras'
+    default), or `kcl.initializers.NormalInit()` from
+    `WeightNormEqualizeMixin` when `equalize=True`.  The chosen initializer
+    is what `get_config` reports, so a saved config (including one with an
+    explicit `"glorot_uniform"`) reloads unchanged.
     """
 
     def __init__(
@@ -49,7 +57,7 @@ class BaseConvolution(keras.layers.Layer):
         dilation_rate=1,
         activation=None,
         use_bias: bool = False,
-        kernel_initializer="glorot_uniform",
+        kernel_initializer=None,
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
@@ -58,6 +66,7 @@ class BaseConvolution(keras.layers.Layer):
         bias_constraint=None,
         *,
         eps: float = 1e-6,
+        default_kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
@@ -77,17 +86,19 @@ class BaseConvolution(keras.layers.Layer):
                 f"supported (as in keras.layers.Conv{rank}D); received "
                 f"strides={self.strides}, dilation_rate={self.dilation_rate}."
             )
-        if not isinstance(eps, (int, float)) or eps < 0:
-            raise ValueError(f"{cls}: `eps` must be a float >= 0; received {eps!r}.")
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = av.check_bool(use_bias, "use_bias", cls)
+        if kernel_initializer is None:
+            kernel_initializer = default_kernel_initializer
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.eps = float(eps)
+        # > 0: the weight transforms divide by sqrt(... + eps), and a zero
+        # or constant kernel must not give 0 / 0.
+        self.eps = av.check_float(eps, "eps", cls)
         self._channel_axis = av.channel_axis(self.data_format)
 
     # ------------------------------------------------------------------ build
@@ -122,8 +133,15 @@ class BaseConvolution(keras.layers.Layer):
         """Output channels for an input with `in_channels` channels."""
         raise NotImplementedError
 
+    def check_output_size(self, input_shape) -> None:
+        """`ValueError` naming the layer when the window does not fit the
+        input (a zero or negative output size): at build for symbolic input,
+        at every call for eager input of another size."""
+        self.compute_output_shape(tuple(input_shape))
+
     def build(self, input_shape):
         channels = self._check_input_shape(input_shape)
+        self.check_output_size(input_shape)
         kernel_shape = self.kernel_shape(self.kernel_input_channels(channels))
         # Kernel-side variables are read in float32 (no autocast) so that the
         # weight transforms are computed in full precision under mixed
@@ -217,6 +235,7 @@ class BaseConvolution(keras.layers.Layer):
         return conv_ops.bias_add(outputs, self.bias, self.data_format)
 
     def call(self, inputs):
+        self.check_output_size(inputs.shape)
         outputs = self.add_bias(self.convolution_op(inputs, self.kernel))
         if self.activation is not None:
             outputs = self.activation(outputs)
@@ -231,6 +250,7 @@ class BaseConvolution(keras.layers.Layer):
             self.padding,
             self.dilation_rate,
             self.data_format,
+            owner=av.layer_owner(self),
         )
 
     def get_config(self):
@@ -263,17 +283,25 @@ class WeightNormEqualizeMixin:
 
     weightnorm: `k = kernel / sqrt(sum(kernel**2 over fan_in_axes) + eps) *
     wn_g`, with the weight `wn_g` (one gain per output channel, ones);
-    equalize: `k = kernel * sqrt(2 / fan_in)`.
+    equalize: `k = kernel * sqrt(2 / fan_in)`.  With `equalize=True` and no
+    `kernel_initializer` (None), the kernel initializer is
+    `kcl.initializers.NormalInit()`: the run-time scale is He's, so the raw
+    weights must have unit variance (with `"glorot_uniform"` the effective
+    weights would start a factor `sqrt(2 / (fan_in + fan_out))` below He's
+    scale, ~1/17 for a 3x3x32->32 kernel).
     """
 
     def __init__(self, *args, weightnorm: bool = False, equalize: bool = False, **kwargs):
+        cls = self.__class__.__name__
+        weightnorm = av.check_bool(weightnorm, "weightnorm", cls)
+        equalize = av.check_bool(equalize, "equalize", cls)
+        if equalize:
+            kwargs.setdefault("default_kernel_initializer", NormalInit())
         super().__init__(*args, **kwargs)
         if weightnorm and equalize:
-            raise ValueError(
-                f"{self.__class__.__name__}: `weightnorm` and `equalize` cannot both be True."
-            )
-        self.weightnorm = bool(weightnorm)
-        self.equalize = bool(equalize)
+            raise ValueError(f"{cls}: `weightnorm` and `equalize` cannot both be True.")
+        self.weightnorm = weightnorm
+        self.equalize = equalize
 
     def build_kernel_weights(self):
         super().build_kernel_weights()
@@ -361,9 +389,10 @@ class BaseConv(WeightNormEqualizeMixin, BaseGroupedConv):
 
     Arguments: `(rank, filters, kernel_size, strides=1, padding="valid",
     data_format=None, dilation_rate=1, groups=1, activation=None,
-    use_bias=False, kernel_initializer="glorot_uniform",
+    use_bias=False, kernel_initializer=None,
     bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
     activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
     *, weightnorm=False, equalize=False, eps=1e-6, **kwargs)` (Keras'
-    order up to `bias_constraint`).
+    order up to `bias_constraint`); `kernel_initializer=None` is
+    `"glorot_uniform"`, or `kcl.initializers.NormalInit()` when `equalize`.
     """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from keras import initializers
+
+from keras_cv_layers import initializers as kcl_initializers
 from keras_cv_layers.layers.convolutional.base_conv import (
     BaseConvolution,
     WeightNormEqualizeMixin,
@@ -9,11 +12,27 @@ from keras_cv_layers.layers.convolutional.base_conv import (
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
+#: Keras' names of the depthwise kernel's arguments -> the package's names.
+DEPTHWISE_ALIASES = {
+    "depthwise_initializer": "kernel_initializer",
+    "depthwise_regularizer": "kernel_regularizer",
+    "depthwise_constraint": "kernel_constraint",
+}
+
 
 class BaseDepthwiseConv(BaseConvolution):
     """Abstract depthwise N-D convolution: `depth_multiplier` outputs per
     input channel, output channel `c * depth_multiplier + m` (Keras' order),
-    kernel `(*kernel_size, in, depth_multiplier)`."""
+    kernel `(*kernel_size, in, depth_multiplier)`.
+
+    The kernel's initializer, regularizer and constraint are the attributes
+    `kernel_*` (as for every convolution of the package) and `depthwise_*`
+    (Keras' names), and the config keys `depthwise_*`.  A
+    `kcl.initializers.ConvHeNormal` / `ConvHeUniform` initializer is told
+    that the kernel is depthwise (fan-in `prod(kernel_size)`):
+    `kernel_initializer` is that depthwise copy, `depthwise_initializer` the
+    initializer as given (what `get_config` reports).
+    """
 
     def __init__(self, rank: int, kernel_size, *args, depth_multiplier: int = 1, **kwargs):
         super().__init__(rank, kernel_size, *args, **kwargs)
@@ -21,6 +40,19 @@ class BaseDepthwiseConv(BaseConvolution):
             depth_multiplier, "depth_multiplier", self.__class__.__name__
         )
         self._in_channels = None
+        # As given (reported by get_config), and the one that builds the kernel.
+        self.depthwise_initializer = self.kernel_initializer
+        self.kernel_initializer = kcl_initializers.for_depthwise_kernel(self.kernel_initializer)
+
+    @property
+    def depthwise_regularizer(self):
+        """Keras' name of `kernel_regularizer`."""
+        return self.kernel_regularizer
+
+    @property
+    def depthwise_constraint(self):
+        """Keras' name of `kernel_constraint`."""
+        return self.kernel_constraint
 
     def kernel_shape(self, in_channels):
         self._in_channels = in_channels
@@ -44,6 +76,10 @@ class BaseDepthwiseConv(BaseConvolution):
     def get_config(self):
         config = super().get_config()
         config["depth_multiplier"] = self.depth_multiplier
+        # Keras' spelling; `from_config` also takes old configs' `kernel_*`.
+        for alias, name in DEPTHWISE_ALIASES.items():
+            config[alias] = config.pop(name)
+        config["depthwise_initializer"] = initializers.serialize(self.depthwise_initializer)
         return config
 
 
@@ -60,15 +96,23 @@ class DepthwiseConv2D(WeightNormEqualizeMixin, BaseDepthwiseConv):
         depth_multiplier: int, output channels per input channel. Default 1.
         data_format: `"channels_last"`, `"channels_first"` or None.
         dilation_rate: int or tuple of 2 ints. Default 1.
-        activation, use_bias (default False), kernel_initializer,
-        bias_initializer, kernel_regularizer, bias_regularizer,
-        activity_regularizer, kernel_constraint, bias_constraint: as in Keras
-            (the depthwise kernel is the weight `kernel`).
+        activation, use_bias (default False), bias_initializer,
+        bias_regularizer, activity_regularizer, bias_constraint: as in Keras.
+        kernel_initializer, kernel_regularizer, kernel_constraint: for the
+            depthwise kernel (the weight `kernel`); also accepted under
+            Keras' names `depthwise_initializer`, `depthwise_regularizer`,
+            `depthwise_constraint` (the names `get_config` writes; giving
+            both names of one argument is a `ValueError`).
+            `kernel_initializer=None` (default) is `"glorot_uniform"`, or
+            `kcl.initializers.NormalInit()` when `equalize=True`; a
+            `kcl.initializers.ConvHeNormal` / `ConvHeUniform` uses the
+            depthwise fan-in `kh * kw`.
         weightnorm: bool; the norm is taken per (input channel, multiplier)
             over the spatial axes and `wn_g` has shape
             `(in * depth_multiplier,)`, indexed `c * depth_multiplier + m`.
         equalize: bool; `k = kernel * sqrt(2 / (kh * kw))` (each output sees
-            one input channel).
+            one input channel); the raw kernel defaults to unit variance
+            (`NormalInit`).
         eps: float, the epsilon of weight normalization.
 
     Call arguments:
@@ -96,7 +140,7 @@ class DepthwiseConv2D(WeightNormEqualizeMixin, BaseDepthwiseConv):
         dilation_rate=1,
         activation=None,
         use_bias=False,
-        kernel_initializer="glorot_uniform",
+        kernel_initializer=None,
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
@@ -106,8 +150,24 @@ class DepthwiseConv2D(WeightNormEqualizeMixin, BaseDepthwiseConv):
         weightnorm=False,
         equalize=False,
         eps=1e-6,
+        *,
+        depthwise_initializer=None,
+        depthwise_regularizer=None,
+        depthwise_constraint=None,
         **kwargs,
     ):
+        kernel_args = av.resolve_aliases(
+            {
+                "kernel_initializer": kernel_initializer,
+                "kernel_regularizer": kernel_regularizer,
+                "kernel_constraint": kernel_constraint,
+                "depthwise_initializer": depthwise_initializer,
+                "depthwise_regularizer": depthwise_regularizer,
+                "depthwise_constraint": depthwise_constraint,
+            },
+            DEPTHWISE_ALIASES,
+            self.__class__.__name__,
+        )
         super().__init__(
             2,
             kernel_size,
@@ -118,15 +178,13 @@ class DepthwiseConv2D(WeightNormEqualizeMixin, BaseDepthwiseConv):
             dilation_rate=dilation_rate,
             activation=activation,
             use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer,
             activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint,
             weightnorm=weightnorm,
             equalize=equalize,
             eps=eps,
+            **kernel_args,
             **kwargs,
         )

@@ -73,7 +73,10 @@ class GroupConv2D(WeightNormEqualizeMixin, BaseConvolution):
             group-major input); `use_bias` defaults to False.  The bias
             `(filters,)` is shared by all group elements.
         weightnorm, equalize, eps: as in `kcl.Conv2D`, applied to `kernel`
-            before the expansion.
+            before the expansion (fan-in `k * k * G_in * C`).
+            `kernel_initializer=None` (default) is `"glorot_uniform"`, or
+            `kcl.initializers.NormalInit()` when `equalize=True` (equalized
+            learning rate needs unit-variance raw weights).
 
     Call arguments:
         inputs: `(batch, H, W, C)` or `(batch, H, W, G, C)` (channels_last),
@@ -106,7 +109,7 @@ class GroupConv2D(WeightNormEqualizeMixin, BaseConvolution):
         data_format: str | None = None,
         activation=None,
         use_bias: bool = False,
-        kernel_initializer="glorot_uniform",
+        kernel_initializer=None,
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
@@ -316,6 +319,7 @@ class GroupConv2D(WeightNormEqualizeMixin, BaseConvolution):
             self.padding,
             self.dilation_rate,
             self.data_format,
+            owner=av.layer_owner(self),
         )
         if self.data_format == "channels_last":
             return flat[:3] + (self.group_order, self.filters)

@@ -37,15 +37,23 @@ class PartialDepthwiseConv2D(MaskedConvMixin, DepthwiseConv2D):
         depth_multiplier: int, output channels per input channel. Default 1.
         data_format: `"channels_last"`, `"channels_first"` or None.
         dilation_rate: int or tuple of 2 ints. Default 1.
-        activation, use_bias (default False), kernel_initializer,
-        bias_initializer, kernel_regularizer, bias_regularizer,
-        activity_regularizer, kernel_constraint, bias_constraint: as in Keras
-            (the depthwise kernel is the weight `kernel`).
+        activation, use_bias (default False), bias_initializer,
+        bias_regularizer, activity_regularizer, bias_constraint: as in Keras.
+        kernel_initializer, kernel_regularizer, kernel_constraint: for the
+            depthwise kernel (the weight `kernel`), as in `DepthwiseConv2D`:
+            also accepted under Keras' names `depthwise_initializer`,
+            `depthwise_regularizer`, `depthwise_constraint` (the names
+            `get_config` writes; giving both names of one argument is a
+            `ValueError`); `kernel_initializer=None` (default) is
+            `"glorot_uniform"`, or `kcl.initializers.NormalInit()` when
+            `equalize=True`; a `kcl.initializers.ConvHeNormal` /
+            `ConvHeUniform` uses the depthwise fan-in `kh * kw`.
         binary: bool. True: `mask_out = float(norm > eps)`; False:
             `mask_out = norm`. Default True.
         weightnorm: bool, weight normalization as in `DepthwiseConv2D`
             (weight `wn_g` of shape `(in * depth_multiplier,)`).
-        equalize: bool, equalized learning rate `k * sqrt(2 / (kh * kw))`.
+        equalize: bool, equalized learning rate `k * sqrt(2 / (kh * kw))`;
+            the raw kernel defaults to unit variance (`NormalInit`).
         eps: float, the validity threshold of the normaliser and the
             epsilon of weight normalization. Default 1e-6.
 
@@ -79,7 +87,7 @@ class PartialDepthwiseConv2D(MaskedConvMixin, DepthwiseConv2D):
         dilation_rate=1,
         activation=None,
         use_bias=False,
-        kernel_initializer="glorot_uniform",
+        kernel_initializer=None,
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
@@ -90,6 +98,10 @@ class PartialDepthwiseConv2D(MaskedConvMixin, DepthwiseConv2D):
         weightnorm=False,
         equalize=False,
         eps=1e-6,
+        *,
+        depthwise_initializer=None,
+        depthwise_regularizer=None,
+        depthwise_constraint=None,
         **kwargs,
     ):
         super().__init__(
@@ -112,6 +124,9 @@ class PartialDepthwiseConv2D(MaskedConvMixin, DepthwiseConv2D):
             weightnorm=weightnorm,
             equalize=equalize,
             eps=eps,
+            depthwise_initializer=depthwise_initializer,
+            depthwise_regularizer=depthwise_regularizer,
+            depthwise_constraint=depthwise_constraint,
             **kwargs,
         )
 
