@@ -5,7 +5,8 @@ runs each registered case through every check below:
 
 build + eager call, functional model, one training step, get_config round
 trip, `.keras` save/load with `safe_mode=True`, `jit_compile=True` (JAX, TF),
-mixed_float16 / mixed_bfloat16, unknown batch and spatial size.
+mixed_float16 / mixed_bfloat16, unknown batch and spatial size; the
+`jit_compile` check trains with unknown spatial size.
 
 Layers with several inputs (`[x, mask]`, `[x, indices]`) give
 `LayerCase.extra_inputs`, which makes the other inputs from `x`; integer
@@ -222,14 +223,24 @@ def check_save_load(case: LayerCase, tmp_path) -> None:
 
 
 def check_jit_compile(case: LayerCase) -> None:
-    model, layer = training_model(case)
+    """Trains with `jit_compile=True` on a model whose spatial size is
+    unknown (where the case allows it), as a user's `fit` does: predictions
+    equal the eager call, the loss is finite and every weight moves."""
+    layer = case.make()
+    inputs = case.symbolic_inputs(unknown_spatial=case.unknown_spatial)
+    model = keras.Model(inputs, _single_output(layer(inputs)))
     x = case.input_data()
-    y = np.zeros((_batch(x),) + tuple(model.outputs[0].shape)[1:], "float32")
-    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
-    assert model.jit_compile
     expected = to_numpy(model(x))
+    y = np.random.default_rng(1).normal(size=expected.shape).astype("float32")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=True)
+    assert model.jit_compile
     assert_close(model.predict_on_batch(x), expected, atol=1e-4, rtol=1e-4)
+    before = [to_numpy(w).copy() for w in layer.trainable_weights]
     assert np.isfinite(float(np.asarray(model.train_on_batch(x, y))))
+    for b, w in zip(before, layer.trainable_weights):
+        a = to_numpy(w)
+        assert np.all(np.isfinite(a)), w.path
+        assert not np.allclose(a, b), f"{w.path} was not updated by the jit-compiled step"
 
 
 def check_mixed_precision(case: LayerCase, policy: str) -> None:
@@ -270,6 +281,38 @@ def check_unknown_spatial_size(case: LayerCase) -> None:
         assert_close(model(x), layer(x))
 
 
+def check_empty_batch(case: LayerCase) -> None:
+    """A batch of 0 examples gives an empty output of the right shape (TF's
+    CPU kernels return other shapes for some empty inputs)."""
+    layer = case.make()
+    x = case.input_data((0,) + tuple(case.input_shape[1:]))
+    y = layer(x)
+    input_shape = [t.shape for t in x] if isinstance(x, list) else x.shape
+    expected = layer.compute_output_shape(input_shape)
+    if isinstance(y, (list, tuple)):
+        assert [tuple(t.shape) for t in y] == [tuple(s) for s in expected]
+    else:
+        assert tuple(y.shape) == tuple(expected)
+
+
+def check_channels_changed(case: LayerCase) -> None:
+    """A built layer with weights called on another channel count raises a
+    `ValueError` naming it (Keras' InputSpec message or the layer's own),
+    never a backend error."""
+    layer = case.make()
+    layer(case.input_data())
+    if not any(len(w.shape) for w in layer.weights):  # no per-channel weight
+        return
+    shape = list(case.input_shape)
+    shape[-1] += 1
+    try:
+        layer(case.input_data(tuple(shape)))
+    except ValueError as e:
+        assert layer.name in str(e), str(e)
+    else:
+        raise AssertionError(f"{case.id}: a {shape[-1]}-channel input was accepted")
+
+
 CHECKS: dict[str, Callable] = {
     "build_and_call": check_build_and_call,
     "functional_model": check_functional_model,
@@ -280,4 +323,6 @@ CHECKS: dict[str, Callable] = {
     "mixed_float16": lambda case: check_mixed_precision(case, "mixed_float16"),
     "mixed_bfloat16": lambda case: check_mixed_precision(case, "mixed_bfloat16"),
     "unknown_spatial_size": check_unknown_spatial_size,
+    "empty_batch": check_empty_batch,
+    "channels_changed": check_channels_changed,
 }

@@ -56,3 +56,10 @@ def run(operation: Operation, *tensors: Any) -> Any:
     if any_symbolic(tensors):
         return operation.symbolic_call(*tensors)
     return operation.call(*(None if t is None else ops.convert_to_tensor(t) for t in tensors))
+
+
+def is_empty_batch(x) -> bool:
+    """Whether `x` statically holds 0 examples.  Some kernels reject an
+    empty batch (TF's and torch's reflect padding, reductions without an
+    identity); ops short-circuit it with `ops.zeros` of the output shape."""
+    return len(x.shape) > 0 and x.shape[0] is not None and int(x.shape[0]) == 0

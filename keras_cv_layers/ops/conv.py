@@ -15,6 +15,7 @@ from keras import ops
 from keras_cv_layers.backend_kernels import conv as _fast
 from keras_cv_layers.backend_kernels import with_fast_path
 from keras_cv_layers.ops._operation import Operation, register_op, run, static_shape
+from keras_cv_layers.utils import argument_validation as av
 
 __all__ = ["weight_normalize", "weight_standardize"]
 
@@ -143,11 +144,8 @@ class WeightStandardize(Operation):
 
 
 def _eps(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name}: `eps` must be a float >= 0; received {value!r}.")
-    if value == float("inf"):
-        raise ValueError(f"{name}: `eps` must be finite; received {value!r}.")
-    return float(value)
+    # > 0: with eps = 0 a zero (or constant) kernel would give 0 / 0.
+    return av.check_float(value, "eps", name)
 
 
 def weight_standardize(kernel, eps: float = 1e-6):

@@ -8,6 +8,10 @@ renormalizes by their fraction:
     y    = 0                                            where norm <= eps
     mask_out = float(norm > eps) if binary else norm
 
+`x * mask` means `x` where the mask is nonzero and 0 elsewhere, whatever
+`x` holds there (NaN and Inf included): a masked-out value never reaches
+`y` or the gradients.
+
 The normalizer is a convolution of a one-channel (or one-per-group /
 per-channel) mask with a ones kernel, never a full `C_in x filters`
 convolution of ones, computed in float32 (exact fractions under mixed
@@ -143,7 +147,10 @@ def masked_convolution(
         masked_x = x
         mask32 = default_mask(x)
     else:
-        masked_x = x * ops.cast(mask, x.dtype)
+        # `where` first: a NaN or Inf behind the mask must not reach `y`
+        # (NaN * 0 is NaN), nor the gradients.
+        mask_x = ops.cast(mask, x.dtype)
+        masked_x = ops.where(ops.not_equal(mask_x, 0), x, ops.zeros((), x.dtype)) * mask_x
         mask32 = ops.cast(mask, "float32")
     norm = normalizer(mask32)
     valid = ops.greater(norm, eps)
@@ -223,10 +230,9 @@ class _MaskedConv(Operation):
                 f"{where}: `strides` > 1 together with `dilation_rate` > 1 is not supported; "
                 f"received strides={strides}, dilation_rate={dilation_rate}."
             )
-        if not isinstance(binary, bool):
-            raise ValueError(f"{where}: `binary` must be a bool; received binary={binary!r}.")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
-            raise ValueError(f"{where}: `eps` must be a float >= 0; received {eps!r}.")
+        binary = av.check_bool(binary, "binary", where)
+        # Here `eps` is only the validity threshold `norm > eps`: 0 is allowed.
+        eps = av.check_float(eps, "eps", where, allow_zero=True)
         self.arguments = {
             "rank": rank,
             "strides": strides,
@@ -292,6 +298,7 @@ class _MaskedConv(Operation):
             a["padding"],
             a["dilation_rate"],
             a["data_format"],
+            owner=where,
         )
         mask_shape = list(y_shape)
         mask_shape[av.channel_axis(a["data_format"])] = self.mask_channels(out)

@@ -19,7 +19,13 @@ from keras import ops
 
 from keras_cv_layers.ops import _pooling_kernels as kernels
 from keras_cv_layers.ops import conv as conv_ops
-from keras_cv_layers.ops._operation import Operation, register_op, run, static_shape
+from keras_cv_layers.ops._operation import (
+    Operation,
+    is_empty_batch,
+    register_op,
+    run,
+    static_shape,
+)
 from keras_cv_layers.utils import argument_validation as av
 
 __all__ = ["blur_pool2d", "max_pool_with_argmax2d", "max_unpool2d"]
@@ -30,28 +36,43 @@ def _is_integer_dtype(dtype) -> bool:
     return name.startswith("int") or name.startswith("uint")
 
 
-def pooled_shape(input_shape, pool_size, strides, padding: str, data_format: str) -> tuple:
-    """Output shape of a 2D pooling (Keras arithmetic: ceil for "same")."""
+def pooled_shape(
+    input_shape,
+    pool_size,
+    strides,
+    padding: str,
+    data_format: str,
+    owner: str = "Pooling",
+    window_arg: str = "pool_size",
+) -> tuple:
+    """Output shape of a 2D pooling (Keras arithmetic: ceil for "same");
+    `ValueError` naming `owner` (and the window as `window_arg`) when a
+    spatial size would be zero or negative."""
     shape = list(input_shape)
     axes = (1, 2) if data_format == "channels_last" else (2, 3)
     for axis, k, s in zip(axes, pool_size, strides):
         shape[axis] = av.conv_output_length(shape[axis], k, s, padding)
+    window = pool_size[0] if window_arg == "filter_size" else tuple(pool_size)
+    av.check_output_size(
+        owner,
+        input_shape,
+        [shape[a] for a in axes],
+        **{window_arg: window, "strides": tuple(strides), "padding": padding},
+    )
     return tuple(shape)
 
 
-def check_pool_input(x_shape, pool_size, padding: str, data_format: str, where: str) -> None:
-    """ValueError unless `x` is 4-D and a "valid" window fits it."""
+def check_pool_input(
+    x_shape, pool_size, padding: str, data_format: str, where: str, strides=None
+) -> None:
+    """ValueError unless `x` is 4-D and the window fits it (a positive
+    output size)."""
     if len(x_shape) != 4:
         raise ValueError(
             f"{where}: expected a 4-D input {av.spatial_description(2, data_format)}; "
             f"received shape {tuple(x_shape)}."
         )
-    spatial = x_shape[1:3] if data_format == "channels_last" else x_shape[2:4]
-    if padding == "valid" and any(n is not None and n < k for n, k in zip(spatial, pool_size)):
-        raise ValueError(
-            f'{where}: with padding="valid" and pool_size={tuple(pool_size)} the spatial '
-            f"sizes must be >= the pool size; received input of shape {tuple(x_shape)}."
-        )
+    pooled_shape(x_shape, pool_size, strides or pool_size, padding, data_format, where)
 
 
 def pool_with_argmax(x, pool_size, strides, padding: str, data_format: str):
@@ -91,7 +112,9 @@ class MaxPoolWithArgmax2D(Operation):
 
     def _check(self, x_shape) -> None:
         a = self.arguments
-        check_pool_input(x_shape, a["pool_size"], a["padding"], a["data_format"], self._where)
+        check_pool_input(
+            x_shape, a["pool_size"], a["padding"], a["data_format"], self._where, a["strides"]
+        )
 
     _where = "max_pool_with_argmax2d"
 
@@ -184,6 +207,11 @@ def unpool(x, indices, output_size, data_format: str, block_size=None):
     the static sizes give, the dense path when every index lies in its
     block (checked at run time), else the scatter path."""
     spatial = x.shape[1:3] if data_format == "channels_last" else x.shape[2:4]
+    if is_empty_batch(x) and all(isinstance(v, int) for v in output_size):
+        # The kernels' reductions have no identity for 0 examples.
+        if data_format == "channels_last":
+            return ops.zeros((0, *output_size, x.shape[3]), x.dtype)
+        return ops.zeros((0, x.shape[1], *output_size), x.dtype)
     if block_size is None:
         block_size = _static_block_size(tuple(spatial), tuple(output_size))
     return kernels.max_unpool2d(
@@ -191,15 +219,56 @@ def unpool(x, indices, output_size, data_format: str, block_size=None):
     )
 
 
+def _size_error(where: str, output_shape, why: str) -> ValueError:
+    return ValueError(
+        f"{where}: `output_shape` must be the spatial (height, width) of the result, "
+        f"two positive ints (or scalar integer tensors, outside a functional model); "
+        f"received {output_shape!r}: {why}."
+    )
+
+
 def _output_size(output_shape, where: str) -> tuple:
+    """`(height, width)`: positive ints, or integer scalar tensors for sizes
+    known only at run time; `ValueError` naming `output_shape` otherwise."""
+    if isinstance(output_shape, (str, bytes)):
+        raise _size_error(where, output_shape, "a string")
     try:
-        out_h, out_w = output_shape
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{where}: `output_shape` must be the spatial (height, width) of the "
-            f"result; received {output_shape!r}."
-        ) from None
-    return out_h, out_w
+        values = tuple(output_shape)
+    except TypeError:
+        raise _size_error(where, output_shape, "not a pair") from None
+    if len(values) != 2:
+        raise _size_error(where, output_shape, f"{len(values)} entries")
+    sizes = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)):
+            raise _size_error(where, output_shape, "a bool")
+        if isinstance(v, (int, np.integer)):
+            if v <= 0:
+                raise _size_error(where, output_shape, "sizes must be positive")
+            sizes.append(int(v))
+        elif (
+            ops.is_tensor(v)
+            and len(v.shape) == 0
+            and _is_integer_dtype(keras.backend.standardize_dtype(v.dtype))
+        ):
+            sizes.append(v)
+        else:
+            raise _size_error(where, output_shape, f"{v!r} is not an integer")
+    return tuple(sizes)
+
+
+def check_unpool_output_size(x_shape, output_size, data_format: str, where: str) -> None:
+    """ValueError when a static output size is smaller than `x` along an
+    axis: pooling never enlarges, so such indices cannot all fit.  (Indices
+    beyond a large-enough output are data: they are ignored at run time.)"""
+    spatial = x_shape[1:3] if data_format == "channels_last" else x_shape[2:4]
+    for n, out, axis in zip(spatial, output_size, ("height", "width")):
+        if isinstance(out, int) and n is not None and out < n:
+            raise ValueError(
+                f"{where}: `output_shape` {tuple(output_size)} is smaller than the pooled "
+                f"input along the {axis} ({n}; x of shape {tuple(x_shape)}): the output "
+                f"of an unpooling is at least as large as its input."
+            )
 
 
 @register_op
@@ -216,13 +285,18 @@ class MaxUnpool2D(Operation):
             "data_format": av.normalize_data_format(data_format, self._where),
         }
 
-    def call(self, x, indices):
+    def _check(self, x, indices) -> None:
+        a = self.arguments
         check_unpool_inputs(static_shape(x), static_shape(indices), indices.dtype, self._where)
+        check_unpool_output_size(static_shape(x), a["output_shape"], a["data_format"], self._where)
+
+    def call(self, x, indices):
+        self._check(x, indices)
         a = self.arguments
         return unpool(x, indices, a["output_shape"], a["data_format"])
 
     def compute_output_spec(self, x, indices):
-        check_unpool_inputs(static_shape(x), static_shape(indices), indices.dtype, self._where)
+        self._check(x, indices)
         a = self.arguments
         (out_h, out_w), shape = a["output_shape"], tuple(x.shape)
         if a["data_format"] == "channels_last":
@@ -238,10 +312,18 @@ def max_unpool2d(x, indices, output_shape, data_format: str | None = None):
         indices: integer tensor shaped like `x`: per-example flat positions in
             the output (as returned by `max_pool_with_argmax2d` on an input
             of spatial size `output_shape`).
-        output_shape: `(height, width)` of the result (ints; scalar tensors
-            are accepted for sizes known only at run time, outside a
-            functional model).
+        output_shape: `(height, width)` of the result: positive ints, at
+            least the spatial size of `x` (scalar integer tensors are
+            accepted for sizes known only at run time, outside a functional
+            model).  Pass the size of the tensor that was pooled: indices
+            from a larger input cannot be told from the shapes, and those
+            beyond `output_shape` are dropped (see Returns).
         data_format: `"channels_last"`, `"channels_first"` or None.
+
+    Raises:
+        ValueError: `output_shape` is not two positive integers, or is
+            smaller than `x` along an axis; `indices` is not an integer
+            tensor of the shape of `x`.
 
     Returns:
         A tensor of spatial size `output_shape` (same batch and channels as
@@ -270,6 +352,7 @@ def max_unpool2d(x, indices, output_shape, data_format: str | None = None):
     x = ops.convert_to_tensor(x)
     indices = ops.convert_to_tensor(indices)
     check_unpool_inputs(static_shape(x), static_shape(indices), indices.dtype, where)
+    check_unpool_output_size(static_shape(x), (out_h, out_w), data_format, where)
     return unpool(x, indices, (out_h, out_w), data_format)
 
 
@@ -298,8 +381,8 @@ def check_blur_input(
     x_shape, filter_size: int, padding: str, boundary: str, data_format: str, where: str
 ) -> None:
     """ValueError (starting with `where`) unless `x` is 4-D with a known
-    channel count and spatial sizes the window fits: `>= filter_size` for
-    "valid", `> filter_size // 2` for a "same" reflect blur."""
+    channel count and, for a "same" reflect blur, spatial sizes
+    `> filter_size // 2` (the window fit of "valid" is `pooled_shape`'s)."""
     expected = av.spatial_description(2, data_format)
     if len(x_shape) != 4:
         raise ValueError(
@@ -316,11 +399,6 @@ def check_blur_input(
     for size in spatial:
         if size is None:
             continue
-        if padding == "valid" and size < f:
-            raise ValueError(
-                f'{where}: with padding="valid" expects spatial sizes >= filter_size={f}; '
-                f"received input of shape {tuple(x_shape)}."
-            )
         if padding == "same" and boundary == "reflect" and size <= f // 2:
             raise ValueError(
                 f'{where}: with boundary="reflect" pads {[(f - 1) // 2, f // 2]} and so '
@@ -344,6 +422,9 @@ def blur_pool(x, filter_size: int, strides, padding: str, boundary: str, data_fo
     if padding == "valid" or f == 1:
         return _blur_conv(x, kernel, strides, padding, data_format)
     if boundary == "reflect":
+        if is_empty_batch(x):  # TF and torch reject reflect padding of it
+            shape = pooled_shape(static_shape(x), (f, f), strides, "same", data_format)
+            return ops.zeros(shape, x.dtype)
         pads = [[0, 0], [(f - 1) // 2, f // 2], [(f - 1) // 2, f // 2], [0, 0]]
         if data_format == "channels_first":
             pads = [pads[0], pads[3], pads[1], pads[2]]
@@ -385,7 +466,9 @@ class BlurPool2D(Operation):
         a, shape = self.arguments, static_shape(x)
         f, padding, data_format = a["filter_size"], a["padding"], a["data_format"]
         check_blur_input(shape, f, padding, a["boundary"], data_format, self._where)
-        return pooled_shape(shape, (f, f), a["strides"], padding, data_format)
+        return pooled_shape(
+            shape, (f, f), a["strides"], padding, data_format, self._where, "filter_size"
+        )
 
     def call(self, x):
         self._output_shape(x)

@@ -14,10 +14,20 @@ def safe_sqrt(x):
 def standardize(x, axes, eps: float):
     """`(x - mean) / (std + eps)` with biased std over `axes`, in float32.
 
+    The statistics are taken of `x / s`, `s` the largest magnitude over
+    `axes` (held constant for the gradient: the result does not depend on
+    it), so that inputs near float32's range (1e30) neither overflow the
+    variance nor differ from the unscaled result:
+    `(x - mean) / (std + eps) = (x_s - mean_s) / (std_s + eps / s)`.
+
     Returns the float32 result; callers cast back to their compute dtype.
     """
     x = ops.cast(x, "float32")
+    # `initial=0`: TensorFlow rejects an eager max over an empty batch.
+    scale = ops.stop_gradient(ops.max(ops.abs(x), axis=axes, keepdims=True, initial=0.0))
+    scale = ops.where(ops.greater(scale, 0), scale, ops.ones_like(scale))
+    x = x / scale
     mean = ops.mean(x, axis=axes, keepdims=True)
     centered = x - mean
     var = ops.mean(ops.square(centered), axis=axes, keepdims=True)
-    return centered / (safe_sqrt(var) + eps)
+    return centered / (safe_sqrt(var) + eps / scale)

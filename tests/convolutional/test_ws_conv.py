@@ -91,8 +91,8 @@ def test_invariant_to_per_filter_affine_kernel_change():
 
 def test_variance_is_biased():
     # A filter of [-1, 1] has biased std 1, unbiased std sqrt(2): the kernel
-    # standardized with eps=0 stays [-1, 1], so the output is x1 - x0.
-    layer = kcl.WSConv1D(1, 2, eps=0.0, use_bias=False, data_format="channels_last", **FAST)
+    # standardized with eps=1e-12 stays [-1, 1], so the output is x1 - x0.
+    layer = kcl.WSConv1D(1, 2, eps=1e-12, use_bias=False, data_format="channels_last", **FAST)
     x = np.arange(5, dtype="float32").reshape(1, 5, 1) ** 2
     layer(x)
     layer.kernel.assign(np.array([-1.0, 1.0], "float32").reshape(2, 1, 1))

@@ -92,7 +92,7 @@ def test_channels_first_matches_channels_last(name):
 def test_known_values():
     # Biased std: [1, 3] -> mean 2, std 1 -> [-1, 1] (unbiased would give +-0.707).
     x = np.array([[[1.0, 3.0]]], "float32")
-    y = kcl.LayerNormalization(eps=0.0, data_format="channels_last")(x)
+    y = kcl.LayerNormalization(eps=1e-12, data_format="channels_last")(x)
     np.testing.assert_allclose(to_numpy(y), [[[-1.0, 1.0]]], atol=1e-6)
     y = kcl.PFLayerNorm(eps=1.0, data_format="channels_last")(x)
     np.testing.assert_allclose(to_numpy(y), [[[-0.5, 0.5]]], atol=1e-6)
@@ -183,3 +183,24 @@ def test_rank1_input_rejected(name):
     with pytest.raises(ValueError, match="rank") as info:
         NORMS[name](data_format="channels_last")(rand(4))
     assert name in str(info.value)
+
+
+@pytest.mark.parametrize("scale", [1e30, 1e-30], ids=["1e30", "1e-30"])
+@pytest.mark.parametrize("name", list(NORMS))
+def test_scale_extremes(name, scale):
+    """The statistics are taken of a pre-scaled input: at 1e30 the variance
+    does not overflow float32 (it gave all zeros), and the four norms stay
+    scale-invariant: the same result as for the unscaled input (eps is
+    negligible against the std at that scale).  At 1e-30 the std is far
+    below eps and the result is `(x - mean) / eps`, finite."""
+    x = rand(*SHAPE4, scale=2.0, shift=1.0)
+    layer = NORMS[name](data_format="channels_last")
+    y = to_numpy(layer(x * scale))
+    assert np.all(np.isfinite(y))
+    if scale > 1:
+        np.testing.assert_allclose(y, _reference(name, x, 0.0), rtol=1e-4, atol=1e-4)
+    else:
+        expected = _reference(name, x.astype("float64") * scale, 1e-6)
+        np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-30)
+    _, value, g_x, g_w = layer_value_and_grads(layer, x * scale)
+    assert np.all(np.isfinite(g_x)) and all(np.all(np.isfinite(g)) for g in g_w.values())

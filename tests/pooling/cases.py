@@ -36,7 +36,7 @@ def _block_indices(x, rng, channels_first, size=2, reference=False):
 
 def _arbitrary_indices(x, rng, channels_first):
     """Any indices, duplicates and out-of-range ones included (scatter path)."""
-    n = x[0].size * 4
+    n = int(np.prod(x.shape[1:])) * 4
     return [rng.integers(-3, n + 3, size=x.shape).astype("int32")]
 
 

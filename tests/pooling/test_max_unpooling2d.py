@@ -284,3 +284,67 @@ def test_bad_inputs():
         kcl.MaxUnpooling2D(0)
     with pytest.raises(ValueError, match="data_format"):
         kcl.MaxUnpooling2D(2, data_format="NCHW")
+
+
+@pytest.mark.parametrize(
+    "size, why",
+    [
+        ("88", "string"),
+        ((8.0, 8.0), "not an integer"),
+        ((0, 0), "positive"),
+        ((-8, 8), "positive"),
+        ((True, 8), "bool"),
+        ((8, 8, 1), "3 entries"),
+        ((3, 8), "smaller than the pooled input along the height"),
+    ],
+)
+def test_output_shape_is_validated(size, why):
+    """`output_shape` must be two positive ints no smaller than `x`
+    (pooling never enlarges); a bad one is a ValueError naming it, on
+    concrete and symbolic inputs, before any kernel runs."""
+    x = _distinct((1, 8, 8, 2), 21)
+    pooled, idx = kcl.ops.max_pool_with_argmax2d(x, 2, data_format=CL)
+    with pytest.raises(ValueError, match="output_shape") as info:
+        kcl.ops.max_unpool2d(pooled, idx, size, data_format=CL)
+    assert why in str(info.value)
+    with pytest.raises(ValueError, match="output_shape"):
+        kcl.ops.max_unpool2d(
+            keras.Input((4, 4, 2)), keras.Input((4, 4, 2), dtype="int32"), size, data_format=CL
+        )
+
+
+def test_indices_beyond_a_large_enough_output_are_dropped():
+    """Documented behaviour: an `output_shape` at least the pooled size
+    passes the static check; indices from a larger input than it cannot be
+    told from the shapes and are dropped at run time (as out-of-range
+    indices are), the in-range ones placed."""
+    x = _distinct((1, 8, 8, 2), 22)
+    pooled, idx = kcl.ops.max_pool_with_argmax2d(x, 2, data_format=CL)
+    y = to_numpy(kcl.ops.max_unpool2d(pooled, idx, (4, 4), data_format=CL))
+    assert y.shape == (1, 4, 4, 2)
+    flat_idx, flat_pooled = to_numpy(idx).ravel(), to_numpy(pooled).ravel()
+    kept = flat_idx < y.size
+    np.testing.assert_array_equal(y.ravel()[flat_idx[kept]], flat_pooled[kept])
+    assert np.count_nonzero(y) == kept.sum() < flat_idx.size
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="jit_compile=True is JAX's and TF's (SPEC)"
+)
+def test_segnet_fit_with_jit_compile_and_unknown_size():
+    """The 3-input form trains inside XLA with an unknown spatial size (TF
+    failed to compile the gradient of the unpooling's `cond`)."""
+    inp = keras.Input((None, None, 3))
+    pooled, idx = kcl.MaxPoolingWithArgmax2D(2)(inp)
+    features = keras.layers.Conv2D(3, 3, padding="same")(pooled)
+    model = keras.Model(inp, kcl.MaxUnpooling2D(2)([features, idx, inp]))
+    model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=True)
+    conv = model.layers[2]
+    for shape in [(4, 8, 8, 3), (2, 7, 9, 3)]:
+        x = np.random.default_rng(0).normal(size=shape).astype("float32")
+        if keras.config.image_data_format() == "channels_first":
+            x = np.moveaxis(x, -1, 1)
+        before = to_numpy(conv.kernel).copy()
+        history = model.fit(x, x, epochs=1, verbose=0).history
+        assert np.isfinite(history["loss"][0])
+        assert not np.allclose(to_numpy(conv.kernel), before)

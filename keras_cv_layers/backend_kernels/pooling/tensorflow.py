@@ -71,10 +71,17 @@ def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
     fuses its dense path (in-block check, one broadcast select) into a
     couple of passes, where the op-by-op graph runs a dozen full-size ones
     (measured in benchmarks/pooling.py), and its `cond` runs only the taken
-    branch.  Static shapes only (XLA needs them); inside an outer XLA
-    compilation the generic kernel inlines instead."""
+    branch.  Static shapes only (XLA needs them).  Inside an outer XLA
+    compilation (`jit_compile=True`) the generic kernel inlines, with the
+    same written-out gradient: TF cannot compile the gradient of its `cond`
+    (the scatter branch's `UnsortedSegmentMax` gradient fails to convert
+    when the spatial size is only known at run time)."""
     if in_xla_context():
-        return NotImplemented
+
+        def inline(x, idx):
+            return reference.max_unpool2d.generic(x, idx, output_size, block_size, data_format)
+
+        return _unpool_with_gather_grad(inline, inputs, tf.cast(indices, tf.int32))
     if any(d is None for d in (*inputs.shape, *indices.shape)):
         return NotImplemented
     try:

@@ -1,5 +1,7 @@
 """Swish activation layer with optional trainable beta."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -31,8 +33,8 @@ class Swish(keras.layers.Layer):
 
     def __init__(self, beta: float = 1.0, trainable: bool = False, **kwargs):
         super().__init__(trainable=trainable, **kwargs)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-            raise ValueError(f"Swish: `beta` must be a float; received {beta!r}.")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+            raise ValueError(f"Swish: `beta` must be a finite float; received {beta!r}.")
         self.beta_value = float(beta)
         self.supports_masking = True
 

@@ -119,7 +119,7 @@ class MBConv(keras.layers.Layer):
         self.se_ratio = float(se_ratio)
         self.activation = activations.get(activation)
         self.drop_rate = float(drop_rate)
-        self.residual = bool(residual)
+        self.residual = av.check_bool(residual, "residual", cls)
         self.data_format = av.normalize_data_format(data_format, cls)
         self.seed = seed
         self._channel_axis = av.channel_axis(self.data_format)
@@ -155,6 +155,7 @@ class MBConv(keras.layers.Layer):
                 f"dimension; received input of shape {tuple(input_shape)}."
             )
         channels = int(channels)
+        self.compute_output_shape(input_shape)
         self.input_channels = channels
         expanded = channels * self.expand_ratio
         shape = tuple(input_shape)
@@ -207,6 +208,7 @@ class MBConv(keras.layers.Layer):
         )
 
     def call(self, inputs, training=None):
+        self.compute_output_shape(inputs.shape)
         x = inputs
         if self.expand_conv is not None:
             x = self.activation(self.expand_bn(self.expand_conv(x), training=training))
@@ -227,6 +229,7 @@ class MBConv(keras.layers.Layer):
             "same",
             (1, 1),
             self.data_format,
+            owner=av.layer_owner(self),
         )
 
     def get_config(self):

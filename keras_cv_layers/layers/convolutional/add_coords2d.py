@@ -40,7 +40,7 @@ class AddCoords2D(keras.layers.Layer):
 
     def __init__(self, with_r: bool = False, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.with_r = bool(with_r)
+        self.with_r = av.check_bool(with_r, "with_r", self.__class__.__name__)
         self.data_format = av.normalize_data_format(data_format, self.__class__.__name__)
         self.supports_masking = False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers.ops.coords import add_coords
+from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
 
@@ -64,12 +65,13 @@ class CoordConv2D(BaseConv):
             use_bias=use_bias,
             **kwargs,
         )
-        self.with_r = bool(with_r)
+        self.with_r = av.check_bool(with_r, "with_r", self.__class__.__name__)
 
     def kernel_input_channels(self, channels):
         return channels + (3 if self.with_r else 2)
 
     def call(self, inputs):
+        self.check_output_size(inputs.shape)  # named with the user's shape
         return super().call(add_coords(inputs, self.with_r, self.data_format))
 
     def get_config(self):

@@ -7,6 +7,7 @@ import math
 from keras import ops
 
 from keras_cv_layers.layers.convolutional.ws_conv import BaseWSConv
+from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
 #: `gamma` for each `preceding_activation` (SPEC; NF-Nets' constants with
@@ -58,12 +59,10 @@ class BaseSWSConv(BaseWSConv):
                 )
             self._gamma = ACTIVATION_GAMMAS[key]
         else:
-            if isinstance(gamma, bool) or not isinstance(gamma, (int, float)):
-                raise ValueError(f"{cls}: `gamma` must be a float or None; got {gamma!r}.")
-            self._gamma = float(gamma)
+            self._gamma = av.check_float(gamma, "gamma", cls)
         self.preceding_activation = preceding_activation
         self.gamma = gamma
-        self.learnable_gain = bool(learnable_gain)
+        self.learnable_gain = av.check_bool(learnable_gain, "learnable_gain", cls)
 
     def build_extra_weights(self):
         if self.learnable_gain:

@@ -53,8 +53,8 @@ class Scale(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.use_shift = bool(use_shift)
-        self.use_scale = bool(use_scale)
+        self.use_shift = av.check_bool(use_shift, "use_shift", "Scale")
+        self.use_scale = av.check_bool(use_scale, "use_scale", "Scale")
         self.shift_initializer = initializers.get(shift_initializer)
         self.scale_initializer = initializers.get(scale_initializer)
         self.shift_regularizer = regularizers.get(shift_regularizer)
@@ -101,6 +101,8 @@ class Scale(keras.layers.Layer):
             if self.use_shift
             else None
         )
+        axis = -1 if self.data_format == "channels_last" else 1
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={axis: int(channels)})
 
     def call(self, inputs):
         ndim = len(inputs.shape)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import keras
 from keras import ops
 
@@ -64,7 +66,10 @@ class GroupPooling2D(keras.layers.Layer):
 
     def call(self, inputs):
         if self.mode == "max":
-            return ops.max(inputs, axis=self._group_axis)
+            # A chain of maximums over the (small, static) group axis: TF
+            # rejects an eager `ops.max` over an empty batch.
+            slices = ops.unstack(inputs, axis=self._group_axis)
+            return functools.reduce(ops.maximum, slices)
         mean = ops.mean(ops.cast(inputs, "float32"), axis=self._group_axis)
         return ops.cast(mean, self.compute_dtype)
 

@@ -50,11 +50,7 @@ class MaskedConvMixin:
 
     def __init__(self, *args, binary: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        if not isinstance(binary, bool):
-            raise ValueError(
-                f"{self.__class__.__name__}: `binary` must be a bool; received binary={binary!r}."
-            )
-        self.binary = binary
+        self.binary = av.check_bool(binary, "binary", self.__class__.__name__)
         self._in_channels = None
 
     # ---------------------------------------------------------------- inputs
@@ -126,6 +122,13 @@ class MaskedConvMixin:
         x, mask = self._split_inputs(inputs)
         if len(x.shape) != self.rank + 2:
             av.check_input_rank(self, x.shape, self.rank + 2, self._input_description())
+        channels = x.shape[self._channel_axis]
+        if channels is not None and int(channels) != self._in_channels:
+            raise ValueError(
+                f"{av.layer_owner(self)} was built for {self._in_channels} input "
+                f"channels; received `x` of shape {tuple(x.shape)}."
+            )
+        self.check_output_size(x.shape)
         if mask is not None:
             self._check_mask_shape(x.shape, mask.shape)
         outputs, mask_out = masked_ops.masked_convolution(

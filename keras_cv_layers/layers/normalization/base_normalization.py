@@ -34,9 +34,7 @@ class BaseNormalization(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         cls = self.__class__.__name__
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or eps < 0:
-            raise ValueError(f"{cls}: `eps` must be a float >= 0; received {eps!r}.")
-        self.eps = float(eps)
+        self.eps = av.check_float(eps, "eps", cls)
         self.data_format = av.normalize_data_format(data_format, cls)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_initializer = initializers.get(beta_initializer)
@@ -62,6 +60,7 @@ class BaseNormalization(keras.layers.Layer):
                 f"{self.shape_description}; received {tuple(input_shape)}."
             )
         self._ndim = ndim
+        self.input_spec = keras.layers.InputSpec(min_ndim=self.min_rank)
         if not self.affine:
             return
         channels = input_shape[self._channel_axis(ndim)]
@@ -86,6 +85,8 @@ class BaseNormalization(keras.layers.Layer):
             constraint=self.beta_constraint,
             autocast=False,
         )
+        axis = -1 if self.data_format == "channels_last" else 1
+        self.input_spec = keras.layers.InputSpec(min_ndim=self.min_rank, axes={axis: int(channels)})
 
     def call(self, inputs):
         ndim = len(inputs.shape)

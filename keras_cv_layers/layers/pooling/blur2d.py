@@ -73,21 +73,30 @@ class Blur2D(keras.layers.Layer):
         self.boundary = normalize_boundary(boundary, name)
         self.data_format = av.normalize_data_format(data_format, name)
 
-    def build(self, input_shape):
+    def _check_input(self, input_shape) -> tuple:
+        """Checks rank, channels and window fit; returns the output shape."""
+        input_shape = tuple(input_shape)
         av.check_input_rank(self, input_shape, 4, av.spatial_description(2, self.data_format))
-        where = f"Layer {self.__class__.__name__} ('{self.name}')"
+        where = av.layer_owner(self)
         f, padding, boundary = self.filter_size, self.padding, self.boundary
         check_blur_input(input_shape, f, padding, boundary, self.data_format, where)
+        return pooled_shape(
+            input_shape, (f, f), self.strides, padding, self.data_format, where, "filter_size"
+        )
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def call(self, inputs):
+        self._check_input(inputs.shape)
         x = ops.cast(inputs, self.compute_dtype)
         return blur_pool(
             x, self.filter_size, self.strides, self.padding, self.boundary, self.data_format
         )
 
     def compute_output_shape(self, input_shape):
-        size = (self.filter_size, self.filter_size)
-        return pooled_shape(input_shape, size, self.strides, self.padding, self.data_format)
+        return self._check_input(input_shape)
 
     def get_config(self):
         config = super().get_config()

@@ -68,17 +68,24 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         self.padding = av.normalize_padding(padding, layer_name=name)
         self.data_format = av.normalize_data_format(data_format, name)
 
-    def build(self, input_shape):
+    def _check_input(self, input_shape) -> tuple:
+        """Checks rank and window fit; returns the output shape."""
         av.check_input_rank(self, input_shape, 4, av.spatial_description(2, self.data_format))
-        pooling_ops.check_pool_input(
-            input_shape,
+        return pooling_ops.pooled_shape(
+            tuple(input_shape),
             self.pool_size,
+            self.strides,
             self.padding,
             self.data_format,
-            f"Layer {self.__class__.__name__} ('{self.name}')",
+            av.layer_owner(self),
         )
 
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
+
     def call(self, inputs):
+        self._check_input(inputs.shape)
         inputs = ops.cast(inputs, self.compute_dtype)
         pooled, indices = pooling_ops.pool_with_argmax(
             inputs, self.pool_size, self.strides, self.padding, self.data_format
@@ -86,15 +93,11 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         return [pooled, indices]
 
     def compute_output_shape(self, input_shape):
-        shape = pooling_ops.pooled_shape(
-            input_shape, self.pool_size, self.strides, self.padding, self.data_format
-        )
+        shape = self._check_input(input_shape)
         return [shape, shape]
 
     def compute_output_spec(self, inputs):
-        shape = pooling_ops.pooled_shape(
-            inputs.shape, self.pool_size, self.strides, self.padding, self.data_format
-        )
+        shape = self._check_input(inputs.shape)
         return [
             keras.KerasTensor(shape, dtype=self.compute_dtype),
             keras.KerasTensor(shape, dtype="int32"),

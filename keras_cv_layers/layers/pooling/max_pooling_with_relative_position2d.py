@@ -53,10 +53,19 @@ class MaxPoolingWithRelativePosition2D(keras.layers.Layer):
         self.pool_size = av.normalize_tuple(pool_size, 2, "pool_size", layer_name=name)
         self.data_format = av.normalize_data_format(data_format, name)
 
-    def build(self, input_shape):
+    def _check_input(self, input_shape) -> None:
+        input_shape = tuple(input_shape)
         av.check_input_rank(self, input_shape, 4, av.spatial_description(2, self.data_format))
+        pooling_ops.pooled_shape(
+            input_shape, self.pool_size, (1, 1), "same", self.data_format, av.layer_owner(self)
+        )
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def call(self, inputs):
+        self._check_input(inputs.shape)
         x = ops.cast(inputs, self.compute_dtype)
         pooled, indices = pooling_ops.pool_with_argmax(
             x, self.pool_size, (1, 1), "same", self.data_format
@@ -93,6 +102,7 @@ class MaxPoolingWithRelativePosition2D(keras.layers.Layer):
         return [pooled, ops.cast(positions, self.compute_dtype)]
 
     def compute_output_shape(self, input_shape):
+        self._check_input(input_shape)
         shape = list(input_shape)
         axis = av.channel_axis(self.data_format)
         positions = list(shape)
