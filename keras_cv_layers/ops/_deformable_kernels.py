@@ -8,6 +8,7 @@ Layout: channels_last, no bias; `kcl.ops.deform_conv2d` handles the rest.
 from __future__ import annotations
 
 from keras import ops
+from keras.backend import standardize_dtype
 
 from keras_cv_layers.backend_kernels import deformable as _fast
 from keras_cv_layers.backend_kernels import with_fast_path
@@ -30,8 +31,10 @@ class DeformGeometry:
     offset group); `rows` (1, H', 1, 1) and `cols` (1, 1, W', 1) float32, the
     undeformed top-left sampling positions; `off` (B, H', W', og, taps, 2)
     float32 offsets; `mask` (B, H', W', og, taps) float32 or None; the ints
-    `og`, `cg`, `taps`, `kernel_size`, `dilation_rate`; `height`, `width`
-    (int32 tensors or ints) and the shapes `in_shape`, `out_h`, `out_w`.
+    `og`, `cg`, `taps`, `kernel_size`, `dilation_rate`, `strides`; `pads`
+    (top, left); `height`, `width` (int32 tensors or ints) and the shapes
+    `in_shape`, `out_h`, `out_w`.  `deform_chunk_geometry` restricts it to
+    a run of output pixels.
     """
 
 
@@ -43,7 +46,7 @@ def deform_geometry(inputs, offsets, mask, kernel_size, strides, padding, dilati
     kh, kw = kernel_size
     sh, sw = strides
     dh, dw = dilation_rate
-    g.kernel_size, g.dilation_rate = (kh, kw), (dh, dw)
+    g.kernel_size, g.dilation_rate, g.strides = (kh, kw), (dh, dw), (sh, sw)
     g.taps = taps = kh * kw
     g.in_shape = ops.shape(inputs)
     batch, height, width, channels = g.in_shape
@@ -53,6 +56,7 @@ def deform_geometry(inputs, offsets, mask, kernel_size, strides, padding, dilati
     g.out_h, g.out_w = out_h, out_w = out_shape[1], out_shape[2]
     pad_top = deform_pad_before(height, kh, sh, dh, padding)
     pad_left = deform_pad_before(width, kw, sw, dw, padding)
+    g.pads = (pad_top, pad_left)
     g.off = ops.reshape(ops.cast(offsets, "float32"), (-1, out_h, out_w, og, taps, 2))
     g.mask = None
     if mask is not None:
@@ -70,6 +74,32 @@ def deform_geometry(inputs, offsets, mask, kernel_size, strides, padding, dilati
         g.flat = ops.reshape(inputs, (-1, channels))
         g.base = ops.reshape(ops.arange(batch, dtype="int32") * (g.height * g.width), (-1, 1, 1, 1))
     return g
+
+
+def deform_chunk_geometry(g: DeformGeometry, start, size):
+    """`g` restricted to the `size` output pixels from flat pixel `start`
+    (pixel `(b*H' + i)*W' + j`; `start` may be traced): `rows`, `cols`
+    (size, 1) and `base` (size, og) per pixel, `off` (size, og, taps, 2),
+    `mask` (size, og, taps) or None; the input rows `flat` and the rest
+    shared.  Its plan (`deform_tap_plan`) has the rows of those pixels."""
+    c = DeformGeometry()
+    c.__dict__.update(g.__dict__)
+    out_h, out_w = (ops.cast(n, "int32") for n in (g.out_h, g.out_w))
+    pixel = start + ops.arange(size, dtype="int32")
+    b = pixel // (out_h * out_w)
+    i = (pixel // out_w) % out_h
+    j = pixel % out_w
+    (sh, sw), (pad_top, pad_left) = g.strides, g.pads
+    c.rows = ops.cast(i * sh - pad_top, "float32")[:, None]
+    c.cols = ops.cast(j * sw - pad_left, "float32")[:, None]
+    image = g.height * g.width
+    c.base = (b[:, None] * g.og + ops.arange(g.og, dtype="int32")[None, :]) * image
+    off = ops.reshape(g.off, (-1, g.og, g.taps, 2))
+    c.off = ops.slice(off, (start, 0, 0, 0), (size, g.og, g.taps, 2))
+    if g.mask is not None:
+        mask = ops.reshape(g.mask, (-1, g.og, g.taps))
+        c.mask = ops.slice(mask, (start, 0, 0), (size, g.og, g.taps))
+    return c
 
 
 def deform_tap_corners(g: DeformGeometry, tap: int):
@@ -124,18 +154,28 @@ def _tap_mask(g: DeformGeometry, tap: int):
     return None if g.mask is None else ops.reshape(g.mask[:, :, :, :, tap], (-1,))
 
 
+def sample_dtype(dtype) -> str:
+    """The dtype of the bilinear weighting: float32 for float16 and
+    bfloat16 inputs (the weights, and the gradients of the sampling
+    positions, stay in float32), else `dtype`."""
+    dtype = standardize_dtype(dtype)
+    return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+
 def _tap_columns(g: DeformGeometry, corners, mask_t, dtype, take=None):
-    """(B*H'*W'*og, C/og) bilinear samples of one tap (and the gathered
-    corner rows, for the backward pass)."""
+    """(B*H'*W'*og, C/og) bilinear samples of one tap, in `dtype` (and the
+    gathered corner rows, for the backward pass); weighted and summed in
+    float32 when `dtype` is float16 or bfloat16."""
     take = take or (lambda rows, index: ops.take(rows, index, axis=0))
+    work = sample_dtype(dtype)
     columns, gathered = None, []
     for index, wy, wx, _, _ in corners:
         weight = wy * wx if mask_t is None else wy * wx * mask_t
         rows = take(g.flat, index)
         gathered.append(rows)
-        term = rows * ops.cast(weight, dtype)[:, None]
+        term = ops.cast(rows, work) * ops.cast(weight, work)[:, None]
         columns = term if columns is None else columns + term
-    return columns, gathered
+    return ops.cast(columns, dtype), gathered
 
 
 def _grouped_matmul(columns, kernel_t, groups: int):
@@ -193,7 +233,7 @@ def deform_tap_backward(
     for (index, wy, wx, dwy, dwx), rows in zip(corners, gathered):
         # The corner's weight gradient: the row-wise dot product of the
         # columns' gradient with the corner's row.
-        s = ops.sum(ops.cast(d_rows * rows, "float32"), axis=-1)
+        s = ops.sum(ops.cast(d_rows, "float32") * ops.cast(rows, "float32"), axis=-1)
         m_s = s if mask_t is None else s * mask_t
         d_py = d_py + dwy * wx * m_s
         d_px = d_px + wy * dwx * m_s
@@ -237,12 +277,23 @@ def deform_default_scatter_add(g: DeformGeometry):
 
 
 def deform_finish_gradients(
-    g: DeformGeometry, inputs, offsets, kernel, mask, d_flat, d_off, d_kernel, d_mask
+    g: DeformGeometry,
+    inputs,
+    offsets,
+    kernel,
+    mask,
+    d_flat,
+    d_off,
+    d_kernel,
+    d_mask,
+    taps_first: bool = True,
 ):
     """The gradients `(d_inputs, d_offsets, d_kernel, d_mask)` in the
     arguments' shapes and dtypes, from the input rows' gradient `d_flat` and
     the per-tap ones stacked on a leading taps axis: `d_off` (taps, N, 2),
-    `d_kernel` (taps, C/groups, F), `d_mask` (taps, N) or None."""
+    `d_kernel` (taps, C/groups, F), `d_mask` (taps, N) or None (with
+    `taps_first=False`, `d_off` and `d_mask` are already in the pixel-major
+    order of `offsets` and `mask`)."""
     kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
     taps = kh * kw
     channels = g.og * g.cg
@@ -252,13 +303,14 @@ def deform_finish_gradients(
         d_x = ops.reshape(ops.transpose(d_x, (0, 2, 3, 1, 4)), (-1, height, width, channels))
     else:
         d_x = ops.reshape(d_flat, (-1, height, width, channels))
-    # (taps, B*H'*W'*og, 2) -> (B, H', W', og, taps, 2)
-    d_off = ops.transpose(ops.reshape(d_off, (taps, -1, 2)), (1, 0, 2))
+    if taps_first:  # (taps, B*H'*W'*og, 2) -> (B, H', W', og, taps, 2)
+        d_off = ops.transpose(ops.reshape(d_off, (taps, -1, 2)), (1, 0, 2))
     d_off = ops.reshape(d_off, ops.shape(offsets))
     d_kernel = ops.reshape(d_kernel, (kh, kw, cin_g, filters))
     if mask is not None:
-        d_mask = ops.reshape(ops.transpose(ops.reshape(d_mask, (taps, -1))), ops.shape(mask))
-        d_mask = ops.cast(d_mask, mask.dtype)
+        if taps_first:
+            d_mask = ops.transpose(ops.reshape(d_mask, (taps, -1)))
+        d_mask = ops.cast(ops.reshape(d_mask, ops.shape(mask)), mask.dtype)
     else:
         d_mask = None
     return (
@@ -330,13 +382,14 @@ def deform_tap_plan(g: DeformGeometry, kernel, fold_weights: bool):
     weight `wy * wx * mask`, and `wx`, the derivatives and the mask are None."""
     kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
     taps = kh * kw
-    off = ops.moveaxis(g.off, 4, 0)  # (taps, B, H', W', og, 2)
+    off = ops.moveaxis(g.off, -2, 0)  # (taps, B, H', W', og, 2) or (taps, pixels, og, 2)
     pos = [deform_tap_position(g, t) for t in range(taps)]
+    ones = (1,) * (len(off.shape) - 2)
     dy, dx = (
-        ops.reshape(ops.convert_to_tensor([p[i] for p in pos], "float32"), (taps, 1, 1, 1, 1))
+        ops.reshape(ops.convert_to_tensor([p[i] for p in pos], "float32"), (taps,) + ones)
         for i in range(2)
     )
-    mask = None if g.mask is None else ops.reshape(ops.moveaxis(g.mask, 4, 0), (taps, -1))
+    mask = None if g.mask is None else ops.reshape(ops.moveaxis(g.mask, -1, 0), (taps, -1))
     plan = []
     for corner in deform_corners(g, off, dy, dx):
         index, wy, wx, dwy, dwx = (ops.reshape(v, (taps, -1)) for v in corner)
@@ -346,6 +399,41 @@ def deform_tap_plan(g: DeformGeometry, kernel, fold_weights: bool):
         else:
             plan.append((index, wy, wx, dwy, dwx))
     return plan, None if fold_weights else mask, ops.reshape(kernel, (taps, cin_g, filters))
+
+
+def _forward_taps(g: DeformGeometry, kernel, groups: int, scan, take, dtype):
+    """The output rows of geometry `g` (a whole call or a chunk), (rows, F):
+    the taps as `scan` over the precomputed `deform_tap_plan`."""
+    filters = int(kernel.shape[-1])
+    plan, _, kernel_taps = deform_tap_plan(g, kernel, fold_weights=True)
+
+    def body(out, xs):
+        plan_t, kernel_t = xs
+        corners = [(index, weight, 1.0, None, None) for index, weight, *_ in plan_t]
+        return out + deform_tap_forward(g, corners, None, kernel_t, groups, take), None
+
+    rows = ops.shape(plan[0][0])[1] // g.og
+    out, _ = scan(body, ops.zeros((rows, filters), dtype), (plan, kernel_taps))
+    return out
+
+
+def _backward_taps(g: DeformGeometry, kernel, up, d_flat, groups: int, scan, take, scatter_add):
+    """The gradients of the output rows of geometry `g` (a whole call or a
+    chunk) for their output gradient `up` (rows, F): `d_flat` plus their
+    input gradient, and the per-tap `d_off` (taps, N, 2), `d_kernel` (taps,
+    C/groups, F), `d_mask` (taps, N) or None; the taps as `scan` over the
+    precomputed `deform_tap_plan`, the input gradient its carry."""
+    plan, mask_taps, kernel_taps = deform_tap_plan(g, kernel, fold_weights=False)
+
+    def body(d_flat, xs):
+        plan_t, mask_t, kernel_t = xs
+        d_flat, d_off_t, d_k, d_m = deform_tap_backward(
+            g, plan_t, mask_t, kernel_t, up, d_flat, groups, take, scatter_add
+        )
+        return d_flat, (d_off_t, d_k, d_m)
+
+    d_flat, (d_off, d_kernel, d_mask) = scan(body, d_flat, (plan, mask_taps, kernel_taps))
+    return d_flat, d_off, d_kernel, d_mask
 
 
 def deform_conv2d_forward_scan(
@@ -359,16 +447,7 @@ def deform_conv2d_forward_scan(
     every call), and each gather reads a materialised index."""
     kh, kw, _, filters = (int(d) for d in kernel.shape)
     g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
-    plan, _, kernel_taps = deform_tap_plan(g, kernel, fold_weights=True)
-
-    def body(out, xs):
-        plan_t, kernel_t = xs
-        corners = [(index, weight, 1.0, None, None) for index, weight, *_ in plan_t]
-        return out + deform_tap_forward(g, corners, None, kernel_t, groups, take), None
-
-    rows = ops.shape(plan[0][0])[1] // g.og
-    out0 = ops.zeros((rows, filters), inputs.dtype)
-    out, _ = scan(body, out0, (plan, kernel_taps))
+    out = _forward_taps(g, kernel, groups, scan, take, inputs.dtype)
     return ops.reshape(out, (-1, g.out_h, g.out_w, filters))
 
 
@@ -390,22 +469,129 @@ def deform_conv2d_backward_scan(
     `deform_conv2d_forward_scan`), the input gradient the loop's carry."""
     kh, kw, _, filters = (int(d) for d in kernel.shape)
     g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
-    plan, mask_taps, kernel_taps = deform_tap_plan(g, kernel, fold_weights=False)
     up = ops.reshape(ops.cast(upstream, inputs.dtype), (-1, filters))
     scatter_add = scatter_add or deform_default_scatter_add(g)
-
-    def body(d_flat, xs):
-        plan_t, mask_t, kernel_t = xs
-        d_flat, d_off_t, d_k, d_m = deform_tap_backward(
-            g, plan_t, mask_t, kernel_t, up, d_flat, groups, take, scatter_add
-        )
-        return d_flat, (d_off_t, d_k, d_m)
-
-    d_flat, (d_off, d_kernel, d_mask) = scan(
-        body, ops.zeros_like(g.flat), (plan, mask_taps, kernel_taps)
+    d_flat, d_off, d_kernel, d_mask = _backward_taps(
+        g, kernel, up, ops.zeros_like(g.flat), groups, scan, take, scatter_add
     )
     return deform_finish_gradients(
         g, inputs, offsets, kernel, mask, d_flat, d_off, d_kernel, d_mask
+    )
+
+
+def _chunks(g: DeformGeometry, chunk_pixels: int):
+    """`(pixels, size, count)`: the output pixels B*H'*W', the pixels per
+    chunk (at most `chunk_pixels`) and the number of chunks.  Chunk `c`
+    starts at `min(c * size, pixels - size)`: the last one overlaps its
+    predecessor rather than running past the end (no padded copies)."""
+    pixels = ops.shape(g.off)[0] * g.out_h * g.out_w
+    if isinstance(pixels, int):
+        size = min(int(chunk_pixels), pixels)
+        return pixels, size, -(-pixels // size)
+    pixels = ops.cast(pixels, "int32")
+    size = ops.minimum(int(chunk_pixels), pixels)
+    return pixels, size, (pixels + size - 1) // size
+
+
+def deform_conv2d_forward_chunked(
+    inputs,
+    offsets,
+    kernel,
+    mask,
+    strides,
+    padding,
+    dilation_rate,
+    groups,
+    scan,
+    fori_loop,
+    chunk_pixels: int,
+    take=None,
+):
+    """`deform_conv2d_forward_scan` on chunks of at most `chunk_pixels`
+    output pixels, one at a time (`fori_loop(lower, upper, body, init)`,
+    `keras.ops.fori_loop` semantics; each chunk's plan computed in the loop,
+    `deform_chunk_geometry`): no buffer is larger than a chunk's (a plan
+    of every tap, and one tap's samples), whatever the image size, except
+    the output.  Sizes may be dynamic (XLA: known when it compiles)."""
+    kh, kw, _, filters = (int(d) for d in kernel.shape)
+    g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
+    pixels, size, count = _chunks(g, chunk_pixels)
+
+    def body(c, out):
+        start = ops.minimum(c * size, pixels - size)
+        part = _forward_taps(
+            deform_chunk_geometry(g, start, size), kernel, groups, scan, take, inputs.dtype
+        )
+        return ops.slice_update(out, (start, 0), part)
+
+    out = fori_loop(0, count, body, ops.zeros((pixels, filters), inputs.dtype))
+    return ops.reshape(out, (-1, g.out_h, g.out_w, filters))
+
+
+def deform_conv2d_backward_chunked(
+    inputs,
+    offsets,
+    kernel,
+    mask,
+    upstream,
+    strides,
+    padding,
+    dilation_rate,
+    groups,
+    scan,
+    fori_loop,
+    chunk_pixels: int,
+    take=None,
+    scatter_add=None,
+):
+    """`deform_conv2d_backward_scan` on chunks of output pixels (see
+    `deform_conv2d_forward_chunked`), the input, offset, kernel and mask
+    gradients the chunk loop's carry.  Where the last chunk overlaps its
+    predecessor, its output gradient is zeroed (nothing added twice) and the
+    offset and mask gradients kept from the predecessor."""
+    kh, kw, cin_g, filters = (int(d) for d in kernel.shape)
+    g = deform_geometry(inputs, offsets, mask, (kh, kw), strides, padding, dilation_rate)
+    taps, og = g.taps, g.og
+    up = ops.reshape(ops.cast(upstream, inputs.dtype), (-1, filters))
+    scatter_add = scatter_add or deform_default_scatter_add(g)
+    pixels, size, count = _chunks(g, chunk_pixels)
+
+    def per_pixel(v, *tail):  # (taps, size*og, *tail) -> (size, og, taps, *tail)
+        v = ops.reshape(v, (taps, size, og) + tail)
+        return ops.transpose(v, (1, 2, 0) + tuple(range(3, 3 + len(tail))))
+
+    def body(c, carry):
+        d_flat, d_kernel, d_off = carry[:3]
+        start = ops.minimum(c * size, pixels - size)
+        fresh = start + ops.arange(size, dtype="int32") >= c * size  # not done before
+        up_c = ops.where(fresh[:, None], ops.slice(up, (start, 0), (size, filters)), 0.0)
+        gc = deform_chunk_geometry(g, start, size)
+        d_flat, d_off_c, d_k, d_m = _backward_taps(
+            gc, kernel, up_c, d_flat, groups, scan, take, scatter_add
+        )
+        d_kernel = d_kernel + d_k
+        old = ops.slice(d_off, (start, 0, 0, 0), (size, og, taps, 2))
+        d_off_c = ops.where(fresh[:, None, None, None], per_pixel(d_off_c, 2), old)
+        carry_out = [d_flat, d_kernel, ops.slice_update(d_off, (start, 0, 0, 0), d_off_c)]
+        if mask is not None:
+            d_mask = carry[3]
+            old = ops.slice(d_mask, (start, 0, 0), (size, og, taps))
+            d_m = ops.where(fresh[:, None, None], per_pixel(d_m), old)
+            carry_out.append(ops.slice_update(d_mask, (start, 0, 0), d_m))
+        return tuple(carry_out)
+
+    init = [
+        ops.zeros_like(g.flat),
+        ops.zeros((taps, cin_g, filters), inputs.dtype),
+        ops.zeros((pixels, og, taps, 2), "float32"),
+    ]
+    if mask is not None:
+        init.append(ops.zeros((pixels, og, taps), "float32"))
+    carry = fori_loop(0, count, body, tuple(init))
+    d_flat, d_kernel, d_off = carry[:3]
+    d_mask = carry[3] if mask is not None else None
+    return deform_finish_gradients(
+        g, inputs, offsets, kernel, mask, d_flat, d_off, d_kernel, d_mask, taps_first=False
     )
 
 
@@ -429,7 +615,9 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     matmul per kernel tap (`deform_conv2d_forward`); the gradient is the
     backend's automatic one.  The fast paths of JAX and TensorFlow attach
     the hand-written backward as the gradient instead
-    (`deform_conv2d_backward_scan` on JAX, `deform_conv2d_backward` on TF).
+    (`deform_conv2d_backward_scan` on JAX, `deform_conv2d_backward_chunked`
+    on TF).  Under mixed precision the sampling (positions, bilinear
+    weights, and the gradients of offsets and mask) is in float32.
     """
     return deform_conv2d_forward(
         inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups

@@ -32,6 +32,9 @@ _NAME = "local_attention2d"
 #: faster on JAX, TensorFlow and PyTorch (benchmarks/blocks.py).
 BLOCK = 4
 
+#: Dtypes in which `attend` computes in float32 (and casts the result back).
+_REDUCED = ("float16", "bfloat16")
+
 
 # ------------------------------------------------------------------ windows
 def window_padding(kernel_size: tuple, dilation_rate: tuple) -> tuple:
@@ -232,6 +235,11 @@ def attend(
         route = "blocked" if blocks else "direct"
     if route == "blocked" and depth_v != depth:
         raise ValueError(f"{_NAME}: the blocked route needs values as deep as the keys.")
+    out_dtype = keras.backend.standardize_dtype(value.dtype)
+    if out_dtype in _REDUCED:
+        # float16 logits overflow (|q|, |k| ~ 300 suffice): the whole
+        # attention runs in float32, the result is cast back.
+        query, key, value = (ops.cast(t, "float32") for t in (query, key, value))
     query = query * ops.cast(1.0 / math.sqrt(depth), query.dtype)
     bias = _flat_bias(logit_bias, heads)
     rel = None
@@ -249,6 +257,7 @@ def attend(
         out = _direct(query, key, value, kernel_size, dilation_rate, bias, rel)
         if cl:
             out = ops.transpose(out, (0, 3, 4, 1, 2))
+    out = ops.cast(out, out_dtype)
     shape = ops.shape(out)
     if cl:  # (B, H, W, g, dv)
         return ops.reshape(out, (-1, shape[1], shape[2], heads * depth_v))
@@ -380,8 +389,9 @@ def local_attention2d(
     Masking: window positions outside the image get weight exactly 0 and
     the softmax is normalised over those inside (the centre always is);
     the logits and the softmax are computed in float32 (the weights are cast
-    to the dtype of `value` for the last sum), with no inf or NaN in values
-    or gradients, whatever the logits.
+    to the dtype of `value` for the last sum; float16 and bfloat16 inputs
+    are attended in float32 throughout, the result cast back), with no inf
+    or NaN in values or gradients, whatever the logits.
 
     Two equivalent routes, chosen from the static sizes: blocked (HaloNet:
     `4×4` blocks of queries attend by batched matmuls to the keys of their

@@ -6,7 +6,13 @@ import keras
 from keras import ops
 
 from keras_cv_layers.ops import _deformable_kernels as kernels
-from keras_cv_layers.ops._operation import Operation, register_op, run, static_shape
+from keras_cv_layers.ops._operation import (
+    Operation,
+    is_empty_batch,
+    register_op,
+    run,
+    static_shape,
+)
 from keras_cv_layers.ops.conv import bias_add
 from keras_cv_layers.utils import argument_validation as av
 
@@ -75,6 +81,15 @@ def check_deform_conv2d_shapes(
     taps = kh * kw
     out_h = av.conv_output_length(height, kh, strides[0], padding, dilation_rate[0])
     out_w = av.conv_output_length(width, kw, strides[1], padding, dilation_rate[1])
+    av.check_output_size(
+        _NAME,
+        input_shape,
+        (out_h, out_w),
+        kernel_size=(kh, kw),
+        strides=tuple(strides),
+        padding=padding,
+        dilation_rate=tuple(dilation_rate),
+    )
     if len(offsets_shape) != 4:
         raise ValueError(
             f"{_NAME}: `offsets` must have shape "
@@ -127,8 +142,15 @@ def compute(
         offsets = _to_channels_last(offsets)
         if mask is not None:
             mask = _to_channels_last(mask)
+    if is_empty_batch(inputs) and all(d is not None for d in offsets.shape[1:3]):
+        # 0 examples: the kernels' batch chunking divides by the batch.
+        shape = (0, offsets.shape[1], offsets.shape[2], kernel.shape[-1])
+        outputs = ops.zeros(shape, inputs.dtype)
+        return _to_channels_first(outputs) if cf else outputs
     if mask is not None:
-        mask = ops.cast(mask, inputs.dtype)
+        # float32 under mixed precision, as the offsets may be: the kernel
+        # samples in float32 (the positions' and mask's gradients too).
+        mask = ops.cast(mask, kernels.sample_dtype(inputs.dtype))
     outputs = kernels.deform_conv2d(
         inputs, offsets, kernel, mask, strides, padding, dilation_rate, groups
     )

@@ -335,3 +335,25 @@ def test_op_shape_errors_name_the_op_and_argument():
         kcl.ops.local_attention2d(q, q, q, 0, data_format=cl)
     y = kcl.ops.local_attention2d(q, q, keras.Input((6, 6, 6)), 3, heads=2, data_format=cl)
     assert tuple(y.shape) == (None, 6, 6, 6)
+
+
+@pytest.mark.parametrize("path", ["direct", "blocked"])
+@pytest.mark.parametrize("position", ["gaussian", "learned"])
+def test_mixed_float16_large_inputs_give_finite_values_and_gradients(path, position):
+    """Under mixed_float16, inputs of magnitude ~100 make q·k reach ~2e5,
+    beyond float16 (65504): the logits and softmax are computed in float32,
+    the output is float16 and finite, and so are the gradients (of a loss
+    scaled down as a loss-scale optimizer would: this layer's float32 weight
+    gradients are ~1e5 times the loss scale, more than float16 holds)."""
+    layer = _make(position, path, filters=4, kernel_size=3, heads=2, dtype="mixed_float16")
+    x = (100.0 * np.random.default_rng(8).random((2, 8, 8, 4))).astype("float32")
+    layer(x)
+    for w in (layer.query_kernel, layer.key_kernel):
+        w.assign(np.full(w.shape, 2.0, "float32"))
+    assert keras.backend.standardize_dtype(layer(x).dtype) == "float16"
+
+    def loss(y):
+        return 1e-2 * keras.ops.mean(keras.ops.cast(y, "float32"))
+
+    y, value, g_x, g_w = layer_value_and_grads(layer, x, loss=loss)
+    assert_all_finite(y, value, g_x, g_w)

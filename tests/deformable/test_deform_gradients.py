@@ -2,7 +2,7 @@
 
 On JAX and TensorFlow the fast path attaches the hand-written backward as
 its gradient (`deform_conv2d_backward_scan` on JAX,
-`deform_conv2d_backward` on TF); on torch it is `grid_sample`'s.
+`deform_conv2d_backward_chunked` on TF); on torch it is `grid_sample`'s.
 Each is checked here against the automatic gradient of the generic kernel
 (values are checked in test_dispatch.py), on the dispatch cases: strides,
 dilation, offset groups, groups, a mask.  The scan formulation is also

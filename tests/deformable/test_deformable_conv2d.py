@@ -462,3 +462,28 @@ def test_cross_backend_fixture():
     data = np.load(here / "deformable_model_io.npz")
     model = keras.saving.load_model(here / "deformable_model.keras", safe_mode=True)
     np.testing.assert_allclose(to_numpy(model(data["x"])), data["y"], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("modulated", [False, True])
+def test_mixed_float16_large_inputs_give_finite_values_and_gradients(modulated):
+    """Under mixed_float16, on inputs of magnitude ~100 the offset kernel's
+    gradient (~1e5 here) exceeds float16: the offsets, the sampling and their
+    gradients are computed in float32; the output is float16 and finite, and
+    so are all gradients."""
+    layer = kcl.DeformableConv2D(
+        4, 3, padding="same", modulated=modulated, dtype="mixed_float16", data_format=CL
+    )
+    x = (100.0 * np.random.default_rng(10).random((2, 8, 8, 4))).astype("float32")
+    layer(x)
+    rng = np.random.default_rng(11)
+    layer.kernel.assign(rng.normal(scale=0.3, size=layer.kernel.shape).astype("float32"))
+    layer.offset_kernel.assign(
+        rng.normal(scale=0.002, size=layer.offset_kernel.shape).astype("float32")
+    )
+    assert keras.backend.standardize_dtype(layer(x).dtype) == "float16"
+
+    def loss(y):
+        return ops.sum(ops.cast(y, "float32"))
+
+    y, value, g_x, g_w = gradients.layer_value_and_grads(layer, x, loss=loss)
+    gradients.assert_all_finite(y, value, g_x, g_w)

@@ -4,6 +4,7 @@ halos, a fused softmax, `scaled_dot_product_attention`."""
 from __future__ import annotations
 
 import torch
+import torch.utils.checkpoint
 
 from keras_cv_layers.ops._attention_kernels import halo_grid
 
@@ -53,13 +54,53 @@ def _halo_view(t, block: int, halo: tuple, start: tuple, n_y: int, n_x: int):
     return cols.permute(0, 3, 2, 1).contiguous()
 
 
+#: Bytes of float32 logits (B·g·n_y·n_x·block²·halo²) above which
+#: `blocked_attention` attends in chunks of (batch, head) images.
+CHUNK_BYTES = 16 * 2**20
+
+
+def _chunk_items(items: int, per_item: int) -> int:
+    """The largest divisor of `items` whose chunk's logits fit `CHUNK_BYTES`."""
+    limit = max(1, CHUNK_BYTES // max(per_item, 1))
+    return max(c for c in range(1, min(items, limit) + 1) if items % c == 0)
+
+
 def blocked_attention(q, k, v, valid, bias, rel, index, block: int, halo: tuple, start: tuple):
-    """Halos cut by `Tensor.unfold`, the additive mask (bias, -inf at the
+    """Halos cut by `F.unfold`, the additive mask (bias, -inf at the
     invalid keys) built once per block, `(n_y·n_x, block², halo²)`, and
     `F.scaled_dot_product_attention` (a fused CPU/GPU kernel: no logits in
-    memory). No learned `rel` (generic)."""
-    if rel is not None or q.dtype != torch.float32:
+    memory).  No learned `rel` (generic).  When the logits of the whole
+    batch outgrow `CHUNK_BYTES`, in chunks of (batch, head) images, each a
+    `torch.utils.checkpoint` when gradients are recorded: its halos are
+    recomputed in the backward pass instead of kept for the whole batch
+    (at (8, 128, 128, 64), k=7, 8 heads they are ~0.2 GB each for the keys
+    and the values, twice that while cut; benchmarks/memory.py)."""
+    if rel is not None or q.dtype != torch.float32 or v.dtype != torch.float32:
         return NotImplemented
+    batch, groups, height, width, depth = q.shape
+    n_y, n_x = -(-height // block), -(-width // block)
+    items = batch * groups
+    chunk = _chunk_items(items, n_y * n_x * block * block * halo[0] * halo[1] * 4)
+    if chunk >= items:
+        return _blocked_attention(q, k, v, valid, bias, block, halo, start)
+
+    def attend(qc, kc, vc):
+        return _blocked_attention(qc, kc, vc, valid, bias, block, halo, start)
+
+    record = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+    q, k, v = (t.reshape((items, 1) + tuple(t.shape[2:])) for t in (q, k, v))
+    outs = []
+    for i in range(0, items, chunk):
+        qc, kc, vc = (t[i : i + chunk] for t in (q, k, v))
+        if record:
+            outs.append(torch.utils.checkpoint.checkpoint(attend, qc, kc, vc, use_reentrant=False))
+        else:
+            outs.append(attend(qc, kc, vc))
+    return torch.cat(outs, 0).reshape(batch, groups, height, width, -1)
+
+
+def _blocked_attention(q, k, v, valid, bias, block: int, halo: tuple, start: tuple):
+    """`blocked_attention` of `q, k, v (B, g, H, W, d)` in one go."""
     batch, groups, height, width, depth = q.shape
     b = block
     n_y, n_x = -(-height // b), -(-width // b)

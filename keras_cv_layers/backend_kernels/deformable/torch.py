@@ -4,10 +4,15 @@ kernel row."""
 from __future__ import annotations
 
 import torch
+import torch.utils.checkpoint
 
 from keras_cv_layers.ops._deformable_kernels import deform_pad_before
 
 _DEFORM_BASE_GRIDS: dict = {}
+
+#: Bytes of the samples of all kernel rows (the im2col tensor) above which a
+#: recorded forward pass recomputes them in the backward pass.
+CHECKPOINT_BYTES = 64 * 2**20
 
 
 def _deform_base_grid(kernel_size, strides, dilation_rate, pads, in_size, out_size, device):
@@ -44,8 +49,13 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     (B, C*kw, H'*W'), times its kernel slice, accumulated, so that no
     intermediate is larger than 1/kh of the im2col tensor (the layer's
     forward measured ~1.4x faster than with one im2col-sized `grid_sample`
-    and matmul on CPU, where fresh large buffers cost page faults).  float32 only (mixed
-    precision takes the generic kernel)."""
+    and matmul on CPU, where fresh large buffers cost page faults).  When
+    gradients are recorded and the im2col tensor is larger than
+    `CHECKPOINT_BYTES`, each row is a `torch.utils.checkpoint`: its samples
+    are recomputed in the backward pass instead of kept (kept, the rows'
+    samples are the whole im2col tensor: at (8, 128, 128, 64) a training
+    step held 2.3x a Conv2D step's memory, benchmarks/memory.py).  float32
+    only (mixed precision takes the generic kernel)."""
     if inputs.dtype != torch.float32 or kernel.dtype != torch.float32:
         return NotImplemented
     batch, height, width, channels = inputs.shape
@@ -76,19 +86,33 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     # One kernel row (kw taps) per step: (B, C, kw, H'*W') samples.
     k = kernel.reshape(kh, kw, cin_g, groups, fg).permute(0, 3, 4, 2, 1)
     k = k.reshape(kh, groups, fg, cin_g * kw)
-    out = None
-    for row in range(kh):
-        taps_grid = grid[:, row * kw : (row + 1) * kw].reshape(batch * og, kw * out_h, out_w, 2)
+
+    def row_term(x, taps_grid, m_row, k_row):
         samples = torch.nn.functional.grid_sample(
             x, taps_grid, mode="bilinear", padding_mode="zeros", align_corners=False
         )  # (B*og, cg, kw*H', W')
-        if mask is not None:
-            samples = samples * m[:, row * kw : (row + 1) * kw].reshape(
-                batch * og, 1, kw * out_h, out_w
-            )
+        if m_row is not None:
+            samples = samples * m_row
         samples = samples.reshape(batch, groups, cin_g * kw, out_h * out_w)
-        if out is None:
-            out = torch.matmul(k[row], samples)  # (B, groups, fg, H'W')
-        else:  # accumulated in place (matmul's backward does not need its output)
-            out = out.add_(torch.matmul(k[row], samples))
+        return torch.matmul(k_row, samples)  # (B, groups, fg, H'W')
+
+    tensors = (x, grid, kernel) + (() if mask is None else (m,))
+    record = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    # Recompute only where keeping the samples (the im2col tensor) costs more
+    # than `CHECKPOINT_BYTES`; below, the recomputation costs ~15% of the step.
+    record = record and batch * channels * taps * out_h * out_w * 4 > CHECKPOINT_BYTES
+    out = None
+    for row in range(kh):
+        taps_grid = grid[:, row * kw : (row + 1) * kw].reshape(batch * og, kw * out_h, out_w, 2)
+        m_row = None
+        if mask is not None:
+            m_row = m[:, row * kw : (row + 1) * kw].reshape(batch * og, 1, kw * out_h, out_w)
+        if record:  # the samples recomputed in the backward pass, not kept
+            term = torch.utils.checkpoint.checkpoint(
+                row_term, x, taps_grid, m_row, k[row], use_reentrant=False
+            )
+        else:
+            term = row_term(x, taps_grid, m_row, k[row])
+        # Accumulated in place (matmul's backward does not need its output).
+        out = term if out is None else out.add_(term)
     return out.reshape(batch, filters, out_h, out_w).permute(0, 2, 3, 1)

@@ -6,6 +6,7 @@ import keras
 from keras import initializers, ops, regularizers
 
 from keras_cv_layers.ops import attention as attention_ops
+from keras_cv_layers.ops._operation import is_empty_batch
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
@@ -148,7 +149,7 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
                 f"= {self.key_dim}) between row and column embeddings, so filters / heads "
                 "must be even."
             )
-        self.use_bias = bool(use_bias)
+        self.use_bias = av.check_bool(use_bias, "use_bias", cls)
         self.position = position
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -170,6 +171,7 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
                 f"dimension; received input of shape {tuple(input_shape)}."
             )
         channels = int(channels)
+        self.compute_output_shape(input_shape)
         if channels % self.heads:
             raise ValueError(
                 f"Layer {self.__class__.__name__} ('{self.name}'): the input channels "
@@ -237,10 +239,9 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
             for w in (self.query_kernel, self.key_kernel, self.value_kernel)
         ]
         qkv = ops.einsum(equation, x, ops.concatenate(kernels, axis=-1))
-        if self.data_format == "channels_last":
-            q, k, v = qkv[..., :d], qkv[..., d : 2 * d], qkv[..., 2 * d :]
-        else:
-            q, k, v = qkv[:, :, :d], qkv[:, :, d : 2 * d], qkv[:, :, 2 * d :]
+        # A split, not three slices: on TensorFlow each slice's gradient is
+        # a zero-padded copy of the whole `qkv` (benchmarks/memory.py).
+        q, k, v = ops.split(qkv, 3, axis=-1 if self.data_format == "channels_last" else 2)
         if self.use_bias:
             q = q + ops.reshape(ops.cast(self.query_bias, q.dtype), bias_shape)
             v = v + ops.reshape(ops.cast(self.value_bias, v.dtype), bias_shape)
@@ -256,6 +257,9 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
 
     # -------------------------------------------------------------------- call
     def call(self, inputs):
+        output_shape = self.compute_output_shape(inputs.shape)  # empty spatial axis: ValueError
+        if is_empty_batch(inputs):  # the blocked routes reshape by the batch
+            return ops.zeros(output_shape, self.compute_dtype)
         q, k, v = self._projections(inputs)
         logit_bias = key_position = None
         if self.position == "gaussian":
@@ -276,6 +280,15 @@ class MultiHeadedSpatialAttention(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
+        # Stride 1, every window centred on its pixel: the output has the
+        # input's size, which must not be zero.
+        av.check_output_size(
+            av.layer_owner(self),
+            input_shape,
+            av.spatial_dims(input_shape, self.data_format),
+            kernel_size=self.kernel_size,
+            dilation_rate=self.dilation_rate,
+        )
         if self.data_format == "channels_last":
             return input_shape[:3] + (self.filters,)
         return (input_shape[0], self.filters) + input_shape[2:]

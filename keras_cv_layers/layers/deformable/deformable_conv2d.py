@@ -7,6 +7,7 @@ from keras import initializers, ops
 from keras_cv_layers.layers.convolutional.base_conv import BaseConv
 from keras_cv_layers.ops import conv as conv_ops
 from keras_cv_layers.ops import deformable as deformable_ops
+from keras_cv_layers.ops._deformable_kernels import sample_dtype
 from keras_cv_layers.utils import argument_validation as av
 from keras_cv_layers.utils.serialization import register
 
@@ -97,15 +98,20 @@ class DeformableConv2D(BaseConv):
             **kwargs,
         )
         self.offset_groups = av.positive_int(offset_groups, "offset_groups", "DeformableConv2D")
-        if not isinstance(modulated, bool):
-            raise ValueError(
-                f"DeformableConv2D: `modulated` must be a bool; received {modulated!r}."
-            )
-        self.modulated = modulated
+        self.modulated = av.check_bool(modulated, "modulated", "DeformableConv2D")
 
     @property
     def _taps(self) -> int:
         return self.kernel_size[0] * self.kernel_size[1]
+
+    #: The weights of the offset (and mask) prediction: read in float32 under
+    #: mixed precision (`add_weight(autocast=False)`), see `offsets_and_mask`.
+    _FLOAT32_WEIGHTS = ("offset_kernel", "offset_bias", "mask_kernel", "mask_bias")
+
+    def add_weight(self, *args, **kwargs):
+        if kwargs.get("name") in self._FLOAT32_WEIGHTS:
+            kwargs["autocast"] = False
+        return super().add_weight(*args, **kwargs)
 
     def build(self, input_shape):
         channels = self._check_input_shape(input_shape)
@@ -140,11 +146,14 @@ class DeformableConv2D(BaseConv):
     def offsets_and_mask(self, inputs):
         """The predicted offsets and mask (None unless modulated), channels_last
         (B, H', W', 2*og*kh*kw) and (B, H', W', og*kh*kw), for channels_last
-        `inputs`."""
+        `inputs`; float32 when `inputs` are float16 or bfloat16 (the sampling
+        positions and their gradients, which reach ~1e5 on inputs of
+        magnitude 100, stay in float32 under mixed precision)."""
         kernel, bias = self.offset_kernel, self.offset_bias
         if self.modulated:
             kernel = ops.concatenate([kernel, self.mask_kernel], axis=-1)
             bias = ops.concatenate([bias, self.mask_bias], axis=-1)
+        inputs = ops.cast(inputs, sample_dtype(inputs.dtype))
         predicted = conv_ops.conv(
             inputs,
             ops.cast(kernel, inputs.dtype),
@@ -160,6 +169,7 @@ class DeformableConv2D(BaseConv):
         return predicted[..., :n_offsets], ops.sigmoid(predicted[..., n_offsets:])
 
     def call(self, inputs):
+        self.check_output_size(inputs.shape)
         cf = self.data_format == "channels_first"
         x = ops.transpose(inputs, (0, 2, 3, 1)) if cf else inputs
         offsets, mask = self.offsets_and_mask(x)
