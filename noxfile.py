@@ -92,6 +92,8 @@ def _tests(session: nox.Session, config: str) -> None:
         os.environ.get("KCL_TEST_WORKERS", "2"),
         "-p",
         "no:cacheprovider",
+        # The slowest tests in CI's log, to keep the suite lean.
+        "--durations=15",
         *session.posargs,
         env=env,
     )

@@ -30,7 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ("jax", "tensorflow", "torch")
-MODULES = ("conv", "masked", "pooling", "group_conv", "deformable", "blocks")
+MODULES = ("conv", "masked", "pooling", "group_conv", "deformable", "blocks", "additions")
 _CHILD_MARKER = "KCL_BENCH_CHILD"
 
 

@@ -35,6 +35,8 @@ from keras_cv_layers.layers.normalization import (
     PFLayerNorm,
 )
 from keras_cv_layers.layers.pooling import *  # noqa: F403
+from keras_cv_layers.layers.regularization import *  # noqa: F403
+from keras_cv_layers.layers.wrappers import *  # noqa: F403
 from keras_cv_layers.version import __version__
 
 #: `keras.layers.Flatten` itself (the same class), re-exported for users of

@@ -20,6 +20,8 @@ FAMILIES = (
     "masked",
     "normalization",
     "pooling",
+    "regularization",
+    "wrappers",
 )
 
 _HERE = pathlib.Path(__file__).parent

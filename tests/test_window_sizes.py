@@ -22,7 +22,12 @@ CL = "channels_last"
 #: (id, layer factory, a too-small input shape, a fitting input shape); all
 #: channels_last (the layers are built with data_format="channels_last").
 LAYERS = [
-    ("Conv1D_dilated", lambda: kcl.Conv1D(1, 2, dilation_rate=10, data_format=CL), (2, 10, 3), (2, 11, 3)),
+    (
+        "Conv1D_dilated",
+        lambda: kcl.Conv1D(1, 2, dilation_rate=10, data_format=CL),
+        (2, 10, 3),
+        (2, 11, 3),
+    ),
     ("Conv2D_valid", lambda: kcl.Conv2D(6, 5, data_format=CL), (3, 4, 4, 4), (3, 5, 5, 4)),
     ("Conv3D_valid", lambda: kcl.Conv3D(2, 3, data_format=CL), (1, 2, 4, 4, 2), (1, 3, 3, 3, 2)),
     (
@@ -137,7 +142,11 @@ def test_the_issue_examples():
     with pytest.raises(ValueError, match="conv2d.*zero or negative"):
         kcl.Conv2D(6, 5, padding="valid", data_format=CL)(x)
     with pytest.raises(ValueError, match="zero or negative"):
-        keras.Model(*(lambda i: (i, kcl.Conv1D(1, 2, dilation_rate=10, data_format=CL)(i)))(keras.Input((10, 3))))
+        keras.Model(
+            *(lambda i: (i, kcl.Conv1D(1, 2, dilation_rate=10, data_format=CL)(i)))(
+                keras.Input((10, 3))
+            )
+        )
     with pytest.raises(ValueError, match="depthwise_conv2d.*zero or negative"):
         kcl.DepthwiseConv2D(5, strides=2, data_format=CL)(np.zeros((2, 4, 4, 3), "float32"))
     # Keras raises too, for the same arguments.
@@ -149,7 +158,9 @@ def test_functional_ops_too_small():
     x = np.zeros((1, 2, 2, 4), "float32")
     with pytest.raises(ValueError, match="deform_conv2d.*zero or negative"):
         kcl.ops.deform_conv2d(
-            x, np.zeros((1, 1, 1, 18), "float32"), np.zeros((3, 3, 4, 2), "float32"),
+            x,
+            np.zeros((1, 1, 1, 18), "float32"),
+            np.zeros((3, 3, 4, 2), "float32"),
             data_format=CL,
         )
     with pytest.raises(ValueError, match="max_pool_with_argmax2d.*zero or negative"):

@@ -6,7 +6,9 @@ global-average-pooled network cannot see *where* the blob is on its own; the
 coordinate channels of `CoordConv2D` / `AddCoords2D` make the task easy.  The
 model also uses the weight-normalized, weight-standardized and depthwise
 convolutions, the normalization layers, `Split`, `Resize2D`, `Scale`, `Mish`
-and `Swish`.
+and `Swish`; `DropBlock2D` regularizes the features in training, and the
+classifier head is a `Dense` layer wrapped in `WeightNormalization` (with
+the data-dependent initialisation of its first training batch).
 
 Every layer is given ``data_format="channels_last"`` explicitly, so the
 example works whatever ``image_data_format`` the user's ``keras.json`` holds.
@@ -28,7 +30,7 @@ from keras_cv_layers.examples._common import (
 )
 from keras_cv_layers.examples._skeleton import ExampleReport, ExampleRun
 
-TITLE = "Blob-quadrant classifier (CoordConv, weight norm/standardization, norm layers)"
+TITLE = "Blob-quadrant classifier (CoordConv, weight norm/standardization, norm layers, DropBlock)"
 
 IMAGE_SIZE = 16
 NUM_CLASSES = 4
@@ -111,11 +113,14 @@ def build_model(image_size: int = IMAGE_SIZE, num_classes: int = NUM_CLASSES) ->
     x = kcl.SWSConv2D(
         32, 3, padding="same", preceding_activation="swish", data_format=_CL, name="sws_conv"
     )(x)
+    x = kcl.DropBlock2D(0.1, block_size=3, data_format=_CL, seed=0, name="drop_block")(x)
     x = kcl.PFLayerNorm(data_format=_CL, name="pf_layer_norm")(x)
     x = kcl.Scale(data_format=_CL, name="scale")(x)
     x = kcl.Swish(name="swish_2")(x)
     x = keras.layers.GlobalAveragePooling2D(data_format=_CL, name="pool")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    outputs = kcl.WeightNormalization(
+        keras.layers.Dense(num_classes, activation="softmax"), data_init=True, name="classifier"
+    )(x)
     return keras.Model(inputs, outputs, name="kcl_demo_classifier")
 
 

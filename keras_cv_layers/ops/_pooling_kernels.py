@@ -1,8 +1,16 @@
 """The reference math of argmax pooling and unpooling, in `keras.ops`
-(`kcl.ops.max_pool_with_argmax2d`, `kcl.ops.max_unpool2d`), with the
-fast paths of `backend_kernels/pooling`."""
+(`kcl.ops.max_pool_with_argmax1d/2d/3d`, `kcl.ops.max_unpool1d/2d/3d`), with
+the fast paths of `backend_kernels/pooling`.
+
+One kernel per operation serves every rank: the number of spatial axes is
+`len(pool_size)` (pooling) or `len(output_size)` (unpooling), and so does
+each backend fast path, except torch's pooling (its native op is 2D-only:
+it declines the other ranks)."""
 
 from __future__ import annotations
+
+import itertools
+import math
 
 from keras import ops
 
@@ -11,118 +19,150 @@ from keras_cv_layers.backend_kernels import with_fast_path
 from keras_cv_layers.utils.argument_validation import same_padding_amounts
 
 
+def _spatial_axes(rank: int, data_format: str) -> tuple:
+    """The spatial axes of a `rank + 2`-D tensor of `data_format`."""
+    first = 1 if data_format == "channels_last" else 2
+    return tuple(range(first, first + rank))
+
+
 def _pool_spatial(x, data_format: str):
-    """`(height, width, channels)` of a 4-D tensor (ints, or scalar tensors
-    for sizes unknown when tracing)."""
-    shape = ops.shape(x)
+    """`(spatial sizes, channels)` of a `(batch, ..., channels)` or
+    channels_first tensor (ints, or scalar tensors for sizes unknown when
+    tracing)."""
+    shape = tuple(ops.shape(x))
     if data_format == "channels_last":
-        return shape[1], shape[2], shape[3]
-    return shape[2], shape[3], shape[1]
+        return shape[1:-1], shape[-1]
+    return shape[2:], shape[1]
 
 
 def _same_pads(length, kernel: int, stride: int):
     return same_padding_amounts(length, kernel, stride)
 
 
-def _strided_window(x, start: int, count, stride: int, axis: int):
-    """`x[start : start + (count - 1) * stride + 1 : stride]` along `axis`."""
-    index = [slice(None)] * 4
-    index[axis] = slice(start, start + (count - 1) * stride + 1, stride)
-    return x[tuple(index)]
+def _product(values):
+    """The product of ints or int32 scalar tensors (1 for none)."""
+    result = 1
+    for v in values:
+        result = v if isinstance(result, int) and result == 1 else result * v
+    return result
 
 
-def _flat_index_grid(height, width, channels, data_format: str, rows, cols):
-    """Per-example flat indices (int32) of the positions `rows` x `cols`
-    (int32 vectors) in a `(height, width, channels)` tensor of `data_format`,
-    broadcast to the 4-D layout."""
-    rows = ops.cast(rows, "int32")
-    cols = ops.cast(cols, "int32")
-    width = ops.cast(width, "int32")
-    channel = ops.arange(channels, dtype="int32")
+def _flat_steps(sizes, channels, data_format: str):
+    """`(steps, channel_step)`: how far the per-example flat index moves for
+    one step along each spatial axis and along the channels, for spatial
+    `sizes` and `channels` (int32 tensors or ints) in `data_format`."""
+    rank = len(sizes)
     if data_format == "channels_last":
-        channels = ops.cast(channels, "int32")
-        hw = rows[:, None] * width + cols[None, :]
-        return hw[None, :, :, None] * channels + channel[None, None, None, :]
-    height = ops.cast(height, "int32")
-    hw = rows[:, None] * width + cols[None, :]
-    return channel[None, :, None, None] * (height * width) + hw[None, None, :, :]
+        steps = tuple(_product((*sizes[d + 1 :], channels)) for d in range(rank))
+        return steps, 1
+    steps = tuple(_product(sizes[d + 1 :]) for d in range(rank))
+    return steps, _product(sizes)
+
+
+def _along(vector, axis: int, ndim: int):
+    """`vector` reshaped to broadcast along `axis` of an `ndim`-D tensor."""
+    shape = [1] * ndim
+    shape[axis] = -1
+    return ops.reshape(vector, shape)
+
+
+def _times(value, step):
+    return value if isinstance(step, int) and step == 1 else value * step
 
 
 @with_fast_path(_fast.max_pool_with_argmax2d)
-def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format: str):
-    """2D max pooling that also returns the argmax (`kcl.ops.max_pool_with_argmax2d`).
+def max_pool_with_argmax(inputs, pool_size, strides, padding: str, data_format: str):
+    """Max pooling that also returns the argmax, over `len(pool_size)` (1, 2
+    or 3) spatial axes (`kcl.ops.max_pool_with_argmax1d/2d/3d`).
 
-    `pool_size`, `strides`: tuples of 2 ints; `padding`: `"valid"` or `"same"`
-    (Keras arithmetic; the padding is -inf, so never selected).  Returns
-    `(pooled, indices)`: `indices` int32, the position of each maximum in its
-    own example flattened in `data_format` (channels_last
-    `(h * W + w) * C + c`, channels_first `(c * H + h) * W + w`).  Ties go to
-    the lowest index (the window is scanned row-major with a strict `>`), and
-    so does the gradient.
+    `pool_size`, `strides`: tuples of one int per spatial axis; `padding`:
+    `"valid"` or `"same"` (Keras arithmetic; the padding is -inf, so never
+    selected).  Returns `(pooled, indices)`: `indices` int32, the position
+    of each maximum in its own example flattened in `data_format` (2D
+    channels_last `(h * W + w) * C + c`, channels_first `(c * H + h) * W + w`,
+    likewise for the other ranks).  Ties go to the lowest index (the window
+    is scanned in row-major order with a strict `>`), and so does the
+    gradient.
     """
-    kh, kw = pool_size
-    sh, sw = strides
-    height, width, channels = _pool_spatial(inputs, data_format)
-    h_axis, w_axis = (1, 2) if data_format == "channels_last" else (2, 3)
+    rank = len(pool_size)
+    sizes, channels = _pool_spatial(inputs, data_format)
+    axes = _spatial_axes(rank, data_format)
+    ndim = rank + 2
     if padding == "same":
-        top, bottom = _same_pads(height, kh, sh)
-        left, right = _same_pads(width, kw, sw)
-        pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
-        pads[h_axis] = [top, bottom]
-        pads[w_axis] = [left, right]
+        pads = [[0, 0]] * ndim
+        starts, counts = [], []
+        for axis, n, k, s in zip(axes, sizes, pool_size, strides):
+            before, after = _same_pads(n, k, s)
+            pads[axis] = [before, after]
+            starts.append(before)
+            counts.append((n + s - 1) // s)
         x = ops.pad(inputs, pads, constant_values=float("-inf"))
-        out_h = (height + sh - 1) // sh
-        out_w = (width + sw - 1) // sw
     else:
-        top = left = 0
+        starts = [0] * rank
+        counts = [(n - k) // s + 1 for n, k, s in zip(sizes, pool_size, strides)]
         x = inputs
-        out_h = (height - kh) // sh + 1
-        out_w = (width - kw) // sw + 1
     best = None
     offset = None
-    for i in range(kh):
-        rows = _strided_window(x, i, out_h, sh, h_axis)
-        for j in range(kw):
-            window = _strided_window(rows, j, out_w, sw, w_axis)
-            if best is None:
-                best = window
-                offset = ops.zeros(ops.shape(window), dtype="int32")
-                continue
-            better = ops.greater(window, best)
-            best = ops.where(better, window, best)
-            offset = ops.where(better, i * kw + j, offset)
-    row_in_window = offset // kw
-    col_in_window = offset - row_in_window * kw
-    out_rows = ops.arange(out_h, dtype="int32") * sh - top
-    out_cols = ops.arange(out_w, dtype="int32") * sw - left
-    base = _flat_index_grid(height, width, channels, data_format, out_rows, out_cols)
-    if data_format == "channels_last":
-        step = ops.cast(width, "int32") * ops.cast(channels, "int32")
-        indices = base + row_in_window * step + col_in_window * ops.cast(channels, "int32")
-    else:
-        indices = base + row_in_window * ops.cast(width, "int32") + col_in_window
+    # The window offsets in row-major order: `flat` is the offset's position
+    # in the flattened window.
+    for flat, position in enumerate(itertools.product(*(range(k) for k in pool_size))):
+        index = [slice(None)] * ndim
+        for axis, i, count, s in zip(axes, position, counts, strides):
+            index[axis] = slice(i, i + (count - 1) * s + 1, s)
+        window = x[tuple(index)]
+        if best is None:
+            best = window
+            offset = ops.zeros(ops.shape(window), dtype="int32")
+            continue
+        better = ops.greater(window, best)
+        best = ops.where(better, window, best)
+        offset = ops.where(better, flat, offset)
+    sizes_i = tuple(ops.cast(n, "int32") for n in sizes)
+    steps, channel_step = _flat_steps(sizes_i, ops.cast(channels, "int32"), data_format)
+    # The flat index of each window's first position (which may lie in the
+    # padding, outside the input) ...
+    channel = ops.arange(channels, dtype="int32")
+    channel_axis = ndim - 1 if data_format == "channels_last" else 1
+    indices = _along(_times(channel, channel_step), channel_axis, ndim)
+    for axis, count, s, start, step in zip(axes, counts, strides, starts, steps):
+        first = ops.arange(count, dtype="int32") * s - start
+        indices = indices + _along(_times(first, step), axis, ndim)
+    # ... plus the argmax's position in its window, axis by axis.
+    remainder = offset
+    for d, step in enumerate(steps):
+        tail = math.prod(pool_size[d + 1 :])
+        if tail == 1:
+            position = remainder
+        else:
+            position = remainder // tail
+            remainder = remainder - position * tail
+        indices = indices + _times(position, step)
     return best, ops.cast(indices, "int32")
 
 
-def _fit_spatial(y, out_h, out_w, data_format: str):
-    """Crops or zero-pads the spatial axes of `y` to `(out_h, out_w)`."""
-    h_axis, w_axis = (1, 2) if data_format == "channels_last" else (2, 3)
+#: The name under which the fast path (and older code) knows the kernel.
+max_pool_with_argmax2d = max_pool_with_argmax
+
+
+def _fit_spatial(y, output_size, data_format: str):
+    """Crops or zero-pads the spatial axes of `y` to `output_size`."""
+    rank = len(output_size)
+    axes = _spatial_axes(rank, data_format)
     shape = ops.shape(y)
-    index = [slice(None)] * 4
-    index[h_axis] = slice(0, out_h)
-    index[w_axis] = slice(0, out_w)
+    index = [slice(None)] * (rank + 2)
+    for axis, out in zip(axes, output_size):
+        index[axis] = slice(0, out)
     y = y[tuple(index)]
-    pad_h = out_h - shape[h_axis]
-    pad_w = out_w - shape[w_axis]
-    if isinstance(pad_h, int) and isinstance(pad_w, int):
-        if pad_h <= 0 and pad_w <= 0:
+    missing = [out - shape[axis] for axis, out in zip(axes, output_size)]
+    if all(isinstance(m, int) for m in missing):
+        if all(m <= 0 for m in missing):
             return y
-        pad_h, pad_w = max(pad_h, 0), max(pad_w, 0)
+        missing = [max(m, 0) for m in missing]
     else:
-        pad_h, pad_w = ops.maximum(pad_h, 0), ops.maximum(pad_w, 0)
-    pads = [[0, 0], [0, 0], [0, 0], [0, 0]]
-    pads[h_axis] = [0, pad_h]
-    pads[w_axis] = [0, pad_w]
+        missing = [ops.maximum(m, 0) for m in missing]
+    pads = [[0, 0]] * (rank + 2)
+    for axis, m in zip(axes, missing):
+        pads[axis] = [0, m]
     return ops.pad(y, pads)
 
 
@@ -130,76 +170,101 @@ def _unpool_dense_parts(inputs, indices, output_size, block_size, data_format: s
     """Non-overlapping unpooling without a scatter or integer division.
 
     Returns `(y, hit)`.  Each index is compared with the flat position of
-    its own `block_size` block corner (pooled row and column times the block,
-    same channel): `diff = indices - corner` names the in-block offset
-    `(dy, dx)` when it equals one of the `sh * sw` in-block strides, and
-    `y[.., i*sh+dy, .., j*sw+dx, ..] = where(diff == stride(dy, dx), x, 0)`.
-    `hit` (bool, the shape of `indices`) says the index is out of range or
-    lies in its own block at a position inside the output; when all are,
-    `y` is the unpooling (out-of-range indices match no kept position: a
-    block position past the output's last row or column is cropped away).
-    The "inside the output" masks are left out when the sizes are static
-    and every block fits (`height * sh <= out_h`, same for the width)."""
-    sh, sw = block_size
-    out_h, out_w = output_size
-    out_h_i, out_w_i = ops.cast(out_h, "int32"), ops.cast(out_w, "int32")
-    height, width, channels = _pool_spatial(inputs, data_format)
+    its own `block_size` block corner (pooled position times the block, per
+    axis, same channel): `diff = indices - corner` names the in-block offset
+    `(d0, d1, ...)` when it equals one of the `prod(block_size)` in-block
+    strides, and `y[.., i*s0+d0, .., j*s1+d1, ..] = where(diff == stride(d0,
+    d1, ...), x, 0)`.  `hit` (bool, the shape of `indices`) says the index
+    is out of range or lies in its own block at a position inside the
+    output; when all are, `y` is the unpooling (out-of-range indices match
+    no kept position: a block position past the output's last row or column
+    is cropped away).  The "inside the output" masks are left out when the
+    sizes are static and every block fits (`pooled * block <= output` along
+    each axis)."""
+    rank = len(block_size)
+    ndim = rank + 2
+    axes = _spatial_axes(rank, data_format)
+    channel_axis = ndim - 1 if data_format == "channels_last" else 1
+    out_i = tuple(ops.cast(o, "int32") for o in output_size)
+    sizes, channels = _pool_spatial(inputs, data_format)
     channels_i = ops.cast(channels, "int32")
-    pooled_rows = ops.arange(height, dtype="int32")
-    pooled_cols = ops.arange(width, dtype="int32")
+    steps, channel_step = _flat_steps(out_i, channels_i, data_format)
+    pooled = [ops.arange(n, dtype="int32") for n in sizes]
     channel = ops.arange(channels, dtype="int32")
-    if data_format == "channels_last":
-        row_step, col_step = out_w_i * channels_i, channels_i
-        corner = (
-            pooled_rows[:, None, None] * (sh * row_step)
-            + pooled_cols[None, :, None] * (sw * col_step)
-            + channel[None, None, :]
+    corner = _along(_times(channel, channel_step), channel_axis, ndim)
+    for axis, positions, b, step in zip(axes, pooled, block_size, steps):
+        corner = corner + _along(positions * (b * step), axis, ndim)
+    # Per axis and in-block offset: whether the block position lies inside
+    # the output (None: always, statically).
+    inside = [
+        None
+        if _all_blocks_fit(n, b, out)
+        else [_along(ops.less(positions * b + delta, o), axis, ndim) for delta in range(b)]
+        for n, b, out, o, positions, axis in zip(
+            sizes, block_size, output_size, out_i, pooled, axes
         )
-        row_shape, col_shape = (1, -1, 1, 1), (1, 1, -1, 1)
-
-    else:
-        row_step, col_step = out_w_i, 1
-        corner = (
-            channel[:, None, None] * (out_h_i * out_w_i)
-            + pooled_rows[None, :, None] * (sh * row_step)
-            + pooled_cols[None, None, :] * sw
-        )
-        row_shape, col_shape = (1, 1, -1, 1), (1, 1, 1, -1)
-
-    rows_fit = _all_blocks_fit(height, sh, out_h)
-    cols_fit = _all_blocks_fit(width, sw, out_w)
-    diff = indices - corner[None]
-    size = out_h_i * out_w_i * channels_i
+    ]
+    diff = indices - corner
+    size = _product((*out_i, channels_i))
     hit = ops.logical_or(ops.less(indices, 0), ops.greater_equal(indices, size))
-    for dy in range(sh):
-        row_ok = None if rows_fit else ops.less(pooled_rows * sh + dy, out_h_i)
-        for dx in range(sw):
-            col_ok = None if cols_fit else ops.less(pooled_cols * sw + dx, out_w_i)
-            match = ops.equal(diff, dy * row_step + dx * col_step)
-            if row_ok is not None:
-                match = ops.logical_and(match, ops.reshape(row_ok, row_shape))
-            if col_ok is not None:
-                match = ops.logical_and(match, ops.reshape(col_ok, col_shape))
-            hit = ops.logical_or(hit, match)
-    # One broadcast select over the (.., h, sh, w, sw, ..) output: a single
-    # pass for XLA (stacking per-offset selects is much slower there).
-    strides = (
-        ops.arange(sh, dtype="int32")[:, None] * row_step
-        + ops.arange(sw, dtype="int32")[None, :] * col_step
-    )
-    if data_format == "channels_last":
-        match = ops.equal(diff[:, :, None, :, None, :], strides[None, None, :, None, :, None])
-        up = inputs[:, :, None, :, None, :]
+    for offsets in itertools.product(*(range(b) for b in block_size)):
+        stride = sum(delta * step for delta, step in zip(offsets, steps))
+        match = ops.equal(diff, stride)
+        for ok, delta in zip(inside, offsets):
+            if ok is not None:
+                match = ops.logical_and(match, ok[delta])
+        hit = ops.logical_or(hit, match)
+    # One broadcast select over the (.., p0, s0, p1, s1, .., ..) output: a
+    # single pass for XLA (stacking per-offset selects is much slower there).
+    # TensorFlow's CPU kernels broadcast at most 5 (grouped) axes, so for 3D
+    # the first block axis is unrolled: one select per offset along it over
+    # the other two, stacked.
+    if rank <= 2:
+        y = _block_select(inputs, diff, block_size, steps, data_format)
     else:
-        match = ops.equal(diff[:, :, :, None, :, None], strides[None, None, None, :, None, :])
-        up = inputs[:, :, :, None, :, None]
-    y = ops.where(match, up, ops.zeros((), dtype=inputs.dtype))
+        first_block_axis = 2 if data_format == "channels_last" else 3
+        y = ops.stack(
+            [
+                _block_select(
+                    inputs,
+                    diff - delta * steps[0],
+                    block_size[1:],
+                    steps[1:],
+                    data_format,
+                    unrolled=1,
+                )
+                for delta in range(block_size[0])
+            ],
+            axis=first_block_axis,
+        )
     batch = ops.shape(inputs)[0]
+    spatial = tuple(n * b for n, b in zip(sizes, block_size))
     if data_format == "channels_last":
-        flat = (batch, height * sh, width * sw, channels)
+        flat = (batch, *spatial, channels)
     else:
-        flat = (batch, channels, height * sh, width * sw)
-    return _fit_spatial(ops.reshape(y, flat), out_h, out_w, data_format), hit
+        flat = (batch, channels, *spatial)
+    return _fit_spatial(ops.reshape(y, flat), output_size, data_format), hit
+
+
+def _block_select(inputs, diff, block_size, steps, data_format: str, unrolled: int = 0):
+    """`where(diff == in-block stride, x, 0)` broadcast over the block axes
+    of the last `len(block_size)` spatial axes: shape `(.., p0, .., pk, sk,
+    .., pn, sn, ..)` (the first `unrolled` pooled axes get no block axis)."""
+    rank = unrolled + len(block_size)
+    expand = [slice(None)] * (2 if data_format == "channels_first" else 1)
+    expand += [slice(None)] * unrolled
+    for _ in block_size:
+        expand += [slice(None), None]
+    if data_format == "channels_last":
+        expand.append(slice(None))
+    first_block_axis = (2 if data_format == "channels_last" else 3) + unrolled
+    ndim = rank + len(block_size) + 2
+    strides = 0
+    for d, (b, step) in enumerate(zip(block_size, steps)):
+        offsets = ops.arange(b, dtype="int32") * step
+        strides = strides + _along(offsets, first_block_axis + 2 * d, ndim)
+    match = ops.equal(diff[tuple(expand)], strides)
+    return ops.where(match, inputs[tuple(expand)], ops.zeros((), dtype=inputs.dtype))
 
 
 def _all_blocks_fit(pooled: object, block: int, out: object) -> bool:
@@ -231,10 +296,10 @@ def _unpool_scatter(inputs, indices, output_size, data_format: str):
     dropped before the scatter.  The gradient w.r.t. `inputs` is the gather
     of the output gradient at `indices` (a linear scatter-add whose forward
     contribution is cancelled exactly: `lin - stop_gradient(lin)` is 0)."""
-    out_h, out_w = output_size
-    height, width, channels = _pool_spatial(inputs, data_format)
+    output_size = tuple(output_size)
+    _, channels = _pool_spatial(inputs, data_format)
     batch = ops.shape(inputs)[0]
-    size = out_h * out_w * channels
+    size = _product((*output_size, channels))
     flat_idx = ops.reshape(ops.cast(indices, "int32"), (batch, -1))
     flat_x = ops.reshape(inputs, (batch, -1))
     valid = ops.logical_and(ops.greater_equal(flat_idx, 0), ops.less(flat_idx, size))
@@ -255,24 +320,25 @@ def _unpool_scatter(inputs, indices, output_size, data_format: str):
         linear - ops.stop_gradient(linear), inputs.dtype
     )
     if data_format == "channels_last":
-        return ops.reshape(out, (batch, out_h, out_w, channels))
-    return ops.reshape(out, (batch, channels, out_h, out_w))
+        return ops.reshape(out, (batch, *output_size, channels))
+    return ops.reshape(out, (batch, channels, *output_size))
 
 
 @with_fast_path(_fast.max_unpool2d)
-def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
-    """Max unpooling (`kcl.ops.max_unpool2d`): scatters `inputs` to the
-    positions `indices` (per-example flat indices, as returned by
-    `max_pool_with_argmax2d`) of a zero tensor of spatial size `output_size`.
+def max_unpool(inputs, indices, output_size, block_size, data_format: str):
+    """Max unpooling over `len(output_size)` (1, 2 or 3) spatial axes
+    (`kcl.ops.max_unpool1d/2d/3d`): scatters `inputs` to the positions
+    `indices` (per-example flat indices, as returned by
+    `max_pool_with_argmax`) of a zero tensor of spatial size `output_size`.
 
-    `block_size`: `(sh, sw)` or None.  When given and every in-range index
-    lies in the `block_size` block of its pooled position (pooling with
-    `pool_size <= strides == block_size`, the SegNet case), the result is
-    computed densely without a scatter; otherwise (overlapping windows,
-    arbitrary indices) by segment reductions.  Both give the same numbers;
-    the choice is made at run time (`ops.cond`; the check is a few integer
-    comparisons per index, no division, fused into one pass with its
-    reduction: see `_all_hit`).
+    `block_size`: one int per spatial axis, or None.  When given and every
+    in-range index lies in the `block_size` block of its pooled position
+    (pooling with `pool_size <= strides == block_size`, the SegNet case),
+    the result is computed densely without a scatter; otherwise
+    (overlapping windows, arbitrary indices) by segment reductions.  Both
+    give the same numbers; the choice is made at run time (`ops.cond`; the
+    check is a few integer comparisons per index, no division, fused into
+    one pass with its reduction: see `_all_hit`).
     """
     indices = ops.cast(indices, "int32")
     if block_size is None:
@@ -282,3 +348,7 @@ def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
         lambda: _unpool_dense(inputs, indices, output_size, block_size, data_format)[0],
         lambda: _unpool_scatter(inputs, indices, output_size, data_format),
     )
+
+
+#: The name under which the fast path (and older code) knows the kernel.
+max_unpool2d = max_unpool

@@ -1,9 +1,11 @@
 """Math and property tests of kcl.MBConv (SPEC "Blocks")."""
 
+import keras
 import numpy as np
 import pytest
 
 import keras_cv_layers as kcl
+from tests import numpy_reference as nref
 from tests.blocks import reference as ref
 from tests.gradients import assert_all_finite, layer_value_and_grads
 from tests.harness import to_numpy
@@ -137,3 +139,48 @@ def test_bad_arguments_and_inputs():
         kcl.MBConv(4, strides=0)
     with pytest.raises(ValueError, match=r"MBConv.*rank 4"):
         kcl.MBConv(4, data_format="channels_last")(np.zeros((2, 5, 4), "float32"))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_dilated_equals_composition_with_dilated_depthwise(data_format):
+    """MBConv(dilation_rate=2) is the MBConv composition with the depthwise
+    convolution replaced by a dilated one (numpy, from the same weights)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 7, 6, 4)).astype("float32")
+    config = dict(filters=4, kernel_size=3, expand_ratio=2, se_ratio=0.25)
+    layer = kcl.MBConv(dilation_rate=2, data_format=data_format, **config)
+    xin = x if data_format == "channels_last" else np.moveaxis(x, -1, 1)
+    layer(xin)
+    assert layer.dwconv.dilation_rate == (2, 2)
+    w = _randomize(layer, rng)
+    y = to_numpy(layer(xin, training=False))
+    if data_format == "channels_first":
+        y = np.moveaxis(y, 1, -1)
+    h = x.astype("float64")
+    h = ref.swish(ref.batch_norm(ref.conv1x1(h, w["expand_conv"]), w["expand_bn"]))
+    h = nref.depthwise_conv2d(h, w["dwconv"], padding="same", dilation_rate=2)
+    h = ref.se_block(ref.swish(ref.batch_norm(h, w["dw_bn"])), *w["se"], activation=ref.swish)
+    expected = ref.batch_norm(ref.conv1x1(h, w["project_conv"]), w["project_bn"]) + x
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
+    # Not the undilated block: the argument reaches the depthwise convolution.
+    undilated = ref.mb_conv(x.astype("float64"), w, strides=1, residual=True, **config)
+    assert not np.allclose(y, undilated, atol=1e-2)
+
+
+def test_dilation_rate_config_and_old_configs():
+    layer = kcl.MBConv(4, dilation_rate=(2, 1))
+    config = layer.get_config()
+    assert config["dilation_rate"] == (2, 1)
+    assert kcl.MBConv.from_config(config).dilation_rate == (2, 1)
+    # A config saved before `dilation_rate` existed loads with the default 1.
+    del config["dilation_rate"]
+    old = kcl.MBConv.from_config(config)
+    assert old.dilation_rate == (1, 1)
+    serialized = keras.layers.serialize(old)
+    serialized["config"] = config
+    revived = keras.layers.deserialize(serialized)
+    assert isinstance(revived, kcl.MBConv) and revived.dilation_rate == (1, 1)
+    with pytest.raises(ValueError, match=r"strides.*dilation_rate"):
+        kcl.MBConv(4, strides=2, dilation_rate=2)
+    with pytest.raises(ValueError, match="dilation_rate"):
+        kcl.MBConv(4, dilation_rate=0)

@@ -430,7 +430,7 @@ def test_op_channels_first_error_names_channels_first_shape():
         (dict(modulated="yes"), "modulated"),
         (dict(groups=3), "groups"),
         (dict(padding="causal"), "padding"),
-        (dict(strides=2, dilation_rate=2), "dilation_rate"),
+        (dict(strides=0), "strides"),
     ],
 )
 def test_layer_rejects_bad_arguments(kwargs, match):
@@ -451,8 +451,17 @@ def test_get_config_has_the_deformable_arguments():
     layer = kcl.DeformableConv2D(4, 3, offset_groups=2, modulated=True, groups=2)
     config = layer.get_config()
     assert config["offset_groups"] == 2 and config["modulated"] is True
+    assert config["offset_lr_multiplier"] == 1.0
+    assert config["offset_kernel_regularizer"] is None
     clone = kcl.DeformableConv2D.from_config(config)
     assert clone.offset_groups == 2 and clone.modulated
+
+
+def test_strides_with_dilation_are_allowed():
+    """Unlike keras.layers.Conv2D (the op's semantics, SPEC second release)."""
+    layer = kcl.DeformableConv2D(4, 3, strides=2, dilation_rate=2, data_format=CL)
+    assert layer.strides == (2, 2) and layer.dilation_rate == (2, 2)
+    assert tuple(layer(np.zeros((1, 9, 8, 2), "float32")).shape) == (1, 3, 2, 4)
 
 
 def test_cross_backend_fixture():

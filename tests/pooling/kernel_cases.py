@@ -3,6 +3,7 @@
 import numpy as np
 
 from tests.pooling.reference import max_pool_with_argmax as _numpy_pool
+from tests.pooling.reference import max_pool_with_argmax_nd
 
 _rng = np.random.default_rng(0)
 _X = _rng.permutation(2 * 7 * 6 * 3).astype("float32").reshape(2, 7, 6, 3)
@@ -51,7 +52,30 @@ def _unpool_cases():
     return cases
 
 
+# 1D signals and 3D volumes (the fast paths that serve other ranks; torch's
+# pooling declines them).
+_X1 = _rng.permutation(2 * 9 * 3).astype("float32").reshape(2, 9, 3)
+_X3 = _rng.permutation(1 * 5 * 4 * 3 * 2).astype("float32").reshape(1, 5, 4, 3, 2)
+
+
+def _other_rank_cases():
+    pool, unpool = [], []
+    for x, k in ((_X1, (3,)), (_X3, (2, 3, 2))):
+        rank = len(k)
+        for fmt in ("channels_last", "channels_first"):
+            xf = np.ascontiguousarray(np.moveaxis(x, -1, 1)) if fmt == "channels_first" else x
+            spatial = x.shape[1:-1]
+            for kk, s, padding in ((k, (2,) * rank, "same"), ((2,) * rank, (2,) * rank, "valid")):
+                pool.append(((xf, kk, s, padding, fmt), {}))
+                v, i = max_pool_with_argmax_nd(xf, kk, s, padding, fmt)
+                block = (2,) * rank if kk == (2,) * rank else None
+                unpool.append(((v, i, spatial, block, fmt), {}))
+    return pool, unpool
+
+
+_POOL_ND, _UNPOOL_ND = _other_rank_cases()
+
 KERNEL_CASES = {
-    "max_pool_with_argmax2d": _pool_cases(),
-    "max_unpool2d": _unpool_cases(),
+    "max_pool_with_argmax2d": _pool_cases() + _POOL_ND,
+    "max_unpool2d": _unpool_cases() + _UNPOOL_ND,
 }

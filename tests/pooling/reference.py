@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -84,3 +85,48 @@ def depthwise_filter(x, kernel2d, s, pads):
             win = x[:, i * sh : i * sh + f, j * sw : j * sw + f, :]
             out[:, i, j, :] = np.einsum("bhwc,hw->bc", win, kernel2d)
     return out
+
+
+def max_pool_with_argmax_nd(x, k, s, padding, fmt="channels_last"):
+    """`max_pool_with_argmax` over any number of spatial axes (`len(k)`):
+    windows scanned in row-major order with a strict `>` (ties to the lowest
+    index), indices per example in `fmt`'s flat order."""
+    x = np.asarray(x)
+    rank = x.ndim - 2
+    k = (k,) * rank if isinstance(k, int) else tuple(k)
+    s = (s,) * rank if isinstance(s, int) else tuple(s)
+    if fmt == "channels_first":
+        x = np.moveaxis(x, 1, -1)
+    b, *sizes, c = x.shape
+    if padding == "same":
+        outs = [math.ceil(n / st) for n, st in zip(sizes, s)]
+        pads = [same_pads(n, kk, st)[0] for n, kk, st in zip(sizes, k, s)]
+    else:
+        outs = [(n - kk) // st + 1 for n, kk, st in zip(sizes, k, s)]
+        pads = [0] * rank
+    vals = np.zeros((b, *outs, c), x.dtype)
+    idx = np.zeros((b, *outs, c), "int32")
+    for out in np.ndindex(*outs):
+        starts = [o * st - p for o, st, p in zip(out, s, pads)]
+        ranges = [range(max(st, 0), min(st + kk, n)) for st, kk, n in zip(starts, k, sizes)]
+        for bb in range(b):
+            for cc in range(c):
+                best = None
+                for pos in itertools.product(*ranges):
+                    v = x[(bb, *pos, cc)]
+                    if best is None or v > best[0]:
+                        best = (v, pos)
+                vals[(bb, *out, cc)] = best[0]
+                flat = 0
+                if fmt == "channels_last":
+                    for p, n in zip(best[1], sizes):
+                        flat = flat * n + p
+                    flat = flat * c + cc
+                else:
+                    flat = cc
+                    for p, n in zip(best[1], sizes):
+                        flat = flat * n + p
+                idx[(bb, *out, cc)] = flat
+    if fmt == "channels_first":
+        vals, idx = np.moveaxis(vals, -1, 1), np.moveaxis(idx, -1, 1)
+    return np.ascontiguousarray(vals), np.ascontiguousarray(idx)

