@@ -21,6 +21,7 @@ flat `ExampleReport.as_dict` of its report plus ``example``, ``ok`` (and
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import json
 import math
@@ -274,6 +275,13 @@ def run_example(
     return row
 
 
+def missing_requirements(module: ModuleType | None) -> list[str]:
+    """The modules named in an example's ``REQUIRES`` that are not installed
+    (an example without ``REQUIRES`` needs only the package)."""
+    required = getattr(module, "REQUIRES", ()) if module is not None else ()
+    return [name for name in required if importlib.util.find_spec(name) is None]
+
+
 def run_all(
     epochs: int | None = None,
     out_dir: str | os.PathLike = "kcl_demo_output",
@@ -320,6 +328,18 @@ def run_all(
     figures_available()  # says once that figures are skipped without matplotlib
     reports: list[SummaryRow] = []
     for name in names:
+        missing = missing_requirements(modules.get(name))
+        if missing and not only:
+            print(
+                f"\n=== example '{name}' skipped: needs {', '.join(missing)} "
+                f'(pip install "keras-cv-layers[export]")',
+                flush=True,
+            )
+            continue
+        if missing:
+            error = f'needs {", ".join(missing)}: pip install "keras-cv-layers[export]"'
+            reports.append({"name": name, "example": name, "ok": False, "error": error})
+            continue
         if name in import_errors:
             print(f"\n=== example '{name}' failed to import:\n{import_errors[name]}", flush=True)
             error = import_errors[name].strip().splitlines()[-1]

@@ -16,6 +16,13 @@ generic kernel otherwise.  A fast path *declines* a case by returning
 `NotImplemented` (an unsupported dtype or data format, a graph it cannot be
 traced into), the pattern of Keras' cuDNN LSTM fast path.
 
+While a model is being exported (`model.export(...)` in any format, or
+torch's ONNX/TorchScript/`torch.export` tracers) every fast path declines,
+so the exported graph holds only the generic `keras.ops` math: nothing in
+it needs this package, and no backend-private construct (an XLA-compiled
+inner function, a `torch.autograd.Function`, a size read as a Python int)
+reaches the exporter.  See `is_exporting`.
+
 Fast paths are tested equal to their generic kernels
 (`tests/backend_kernels/`).  Set the environment variable
 `KCL_DISABLE_FAST_PATHS=1`, or call `set_fast_paths_enabled(False)`, to run
@@ -28,6 +35,7 @@ import functools
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +56,37 @@ def set_fast_paths_enabled(enabled: bool) -> None:
 def fast_paths_enabled() -> bool:
     """Whether backend fast paths are used (see `set_fast_paths_enabled`)."""
     return _enabled
+
+
+#: Where Keras' exporters live (`keras/src/export/*.py`): a call made from
+#: inside one of them is part of an export trace.
+_KERAS_EXPORT_DIR = os.sep + os.path.join("keras", "src", "export") + os.sep
+
+
+def is_exporting() -> bool:
+    """Whether the current call is being traced for export.
+
+    On torch: inside `torch.onnx.export`, `torch.export` or
+    `torch.jit.trace`.  On JAX and TensorFlow, whose exporters trace the
+    model with the ordinary tracing machinery: when a function of Keras'
+    export package (`model.export`, `keras.export.ExportArchive`) is on the
+    call stack.  Tracing for export happens once per exported function, so
+    the stack walk costs nothing at inference.
+    """
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return bool(
+            torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_exporting()
+            or torch.jit.is_tracing()
+        )
+    frame = sys._getframe(1)
+    while frame is not None:
+        if _KERAS_EXPORT_DIR in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 @functools.cache
@@ -85,7 +124,7 @@ class FastPath:
         return None if module is None else getattr(module, self.name, None)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not _enabled:
+        if not _enabled or is_exporting():
             return NotImplemented
         fn = self.implementation()
         return NotImplemented if fn is None else fn(*args, **kwargs)

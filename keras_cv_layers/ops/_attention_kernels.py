@@ -109,7 +109,7 @@ def blocked_attention(q, k, v, valid, bias, rel, index, block: int, halo: tuple,
         emb = ops.transpose(rel, (0, 2, 1))  # (g, d, K)
         qp = ops.matmul(qb, ops.reshape(emb, (1, groups, 1, 1, depth, k2)))  # (..., b², K)
         qp = ops.reshape(qp, (-1, groups, n_y, n_x, b * b * k2))
-        rows = ops.expand_dims(ops.arange(b * b, dtype="int32") * k2, 1)
+        rows = ops.expand_dims(ops.arange(0, b * b, dtype="int32") * k2, 1)
         flat = ops.cast(ops.convert_to_tensor(index), "int32") + rows
         term = ops.cast(ops.take(qp, flat, axis=-1), "float32")
         bias = term if bias is None else term + bias

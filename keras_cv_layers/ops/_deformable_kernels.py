@@ -13,6 +13,7 @@ from keras.backend import standardize_dtype
 from keras_cv_layers.backend_kernels import deformable as _fast
 from keras_cv_layers.backend_kernels import with_fast_path
 from keras_cv_layers.utils.argument_validation import same_padding_amounts
+from keras_cv_layers.utils.numerics import batch_positions
 
 
 def deform_pad_before(length, kernel: int, stride: int, dilation: int, padding: str):
@@ -61,18 +62,18 @@ def deform_geometry(inputs, offsets, mask, kernel_size, strides, padding, dilati
     g.mask = None
     if mask is not None:
         g.mask = ops.reshape(ops.cast(mask, "float32"), (-1, out_h, out_w, og, taps))
-    g.rows = ops.reshape(ops.cast(ops.arange(out_h) * sh - pad_top, "float32"), (1, -1, 1, 1))
-    g.cols = ops.reshape(ops.cast(ops.arange(out_w) * sw - pad_left, "float32"), (1, 1, -1, 1))
+    g.rows = ops.reshape(ops.cast(ops.arange(0, out_h) * sh - pad_top, "float32"), (1, -1, 1, 1))
+    g.cols = ops.reshape(ops.cast(ops.arange(0, out_w) * sw - pad_left, "float32"), (1, 1, -1, 1))
     g.height = ops.cast(height, "int32")
     g.width = ops.cast(width, "int32")
     if og > 1:
         flat = ops.transpose(ops.reshape(inputs, (-1, height, width, og, cg)), (0, 3, 1, 2, 4))
         g.flat = ops.reshape(flat, (-1, cg))
-        base = ops.arange(batch, dtype="int32")[:, None] * og + ops.arange(og, dtype="int32")
+        base = batch_positions(inputs)[:, None] * og + ops.arange(0, og, dtype="int32")
         g.base = ops.reshape(base * (g.height * g.width), (-1, 1, 1, og))
     else:
         g.flat = ops.reshape(inputs, (-1, channels))
-        g.base = ops.reshape(ops.arange(batch, dtype="int32") * (g.height * g.width), (-1, 1, 1, 1))
+        g.base = ops.reshape(batch_positions(inputs) * (g.height * g.width), (-1, 1, 1, 1))
     return g
 
 
@@ -85,7 +86,7 @@ def deform_chunk_geometry(g: DeformGeometry, start, size):
     c = DeformGeometry()
     c.__dict__.update(g.__dict__)
     out_h, out_w = (ops.cast(n, "int32") for n in (g.out_h, g.out_w))
-    pixel = start + ops.arange(size, dtype="int32")
+    pixel = start + ops.arange(0, size, dtype="int32")
     b = pixel // (out_h * out_w)
     i = (pixel // out_w) % out_h
     j = pixel % out_w
@@ -93,7 +94,7 @@ def deform_chunk_geometry(g: DeformGeometry, start, size):
     c.rows = ops.cast(i * sh - pad_top, "float32")[:, None]
     c.cols = ops.cast(j * sw - pad_left, "float32")[:, None]
     image = g.height * g.width
-    c.base = (b[:, None] * g.og + ops.arange(g.og, dtype="int32")[None, :]) * image
+    c.base = (b[:, None] * g.og + ops.arange(0, g.og, dtype="int32")[None, :]) * image
     off = ops.reshape(g.off, (-1, g.og, g.taps, 2))
     c.off = ops.slice(off, (start, 0, 0, 0), (size, g.og, g.taps, 2))
     if g.mask is not None:
@@ -563,7 +564,7 @@ def deform_conv2d_backward_chunked(
     def body(c, carry):
         d_flat, d_kernel, d_off = carry[:3]
         start = ops.minimum(c * size, pixels - size)
-        fresh = start + ops.arange(size, dtype="int32") >= c * size  # not done before
+        fresh = start + ops.arange(0, size, dtype="int32") >= c * size  # not done before
         up_c = ops.where(fresh[:, None], ops.slice(up, (start, 0), (size, filters)), 0.0)
         gc = deform_chunk_geometry(g, start, size)
         d_flat, d_off_c, d_k, d_m = _backward_taps(

@@ -62,4 +62,9 @@ def is_empty_batch(x) -> bool:
     """Whether `x` statically holds 0 examples.  Some kernels reject an
     empty batch (TF's and torch's reflect padding, reductions without an
     identity); ops short-circuit it with `ops.zeros` of the output shape."""
-    return len(x.shape) > 0 and x.shape[0] is not None and int(x.shape[0]) == 0
+    if len(x.shape) == 0:
+        return False
+    batch = x.shape[0]
+    # A symbolic batch (JAX shape polymorphism, as in ONNX export) is not
+    # statically empty; comparing it would raise.
+    return isinstance(batch, int) and batch == 0

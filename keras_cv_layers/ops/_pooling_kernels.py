@@ -10,13 +10,14 @@ it declines the other ranks)."""
 from __future__ import annotations
 
 import itertools
-import math
 
+import keras
 from keras import ops
 
+from keras_cv_layers.backend_kernels import is_exporting, with_fast_path
 from keras_cv_layers.backend_kernels import pooling as _fast
-from keras_cv_layers.backend_kernels import with_fast_path
 from keras_cv_layers.utils.argument_validation import same_padding_amounts
+from keras_cv_layers.utils.numerics import batch_positions
 
 
 def _spatial_axes(rank: int, data_format: str) -> tuple:
@@ -101,11 +102,15 @@ def max_pool_with_argmax(inputs, pool_size, strides, padding: str, data_format: 
         starts = [0] * rank
         counts = [(n - k) // s + 1 for n, k, s in zip(sizes, pool_size, strides)]
         x = inputs
+    sizes_i = tuple(ops.cast(n, "int32") for n in sizes)
+    steps, channel_step = _flat_steps(sizes_i, ops.cast(channels, "int32"), data_format)
     best = None
     offset = None
-    # The window offsets in row-major order: `flat` is the offset's position
-    # in the flattened window.
-    for flat, position in enumerate(itertools.product(*(range(k) for k in pool_size))):
+    # The window offsets in row-major order; `offset` holds the flat-index
+    # displacement of the best one from its window's first position (no
+    # division afterwards: integer division does not export from JAX to
+    # ONNX with a symbolic batch).
+    for position in itertools.product(*(range(k) for k in pool_size)):
         index = [slice(None)] * ndim
         for axis, i, count, s in zip(axes, position, counts, strides):
             index[axis] = slice(i, i + (count - 1) * s + 1, s)
@@ -114,30 +119,20 @@ def max_pool_with_argmax(inputs, pool_size, strides, padding: str, data_format: 
             best = window
             offset = ops.zeros(ops.shape(window), dtype="int32")
             continue
+        shift = ops.cast(sum(_times(i, step) for i, step in zip(position, steps) if i), "int32")
         better = ops.greater(window, best)
         best = ops.where(better, window, best)
-        offset = ops.where(better, flat, offset)
-    sizes_i = tuple(ops.cast(n, "int32") for n in sizes)
-    steps, channel_step = _flat_steps(sizes_i, ops.cast(channels, "int32"), data_format)
+        offset = ops.where(better, shift, offset)
     # The flat index of each window's first position (which may lie in the
     # padding, outside the input) ...
-    channel = ops.arange(channels, dtype="int32")
+    channel = ops.arange(0, channels, dtype="int32")
     channel_axis = ndim - 1 if data_format == "channels_last" else 1
     indices = _along(_times(channel, channel_step), channel_axis, ndim)
     for axis, count, s, start, step in zip(axes, counts, strides, starts, steps):
-        first = ops.arange(count, dtype="int32") * s - start
+        first = ops.arange(0, count, dtype="int32") * s - start
         indices = indices + _along(_times(first, step), axis, ndim)
-    # ... plus the argmax's position in its window, axis by axis.
-    remainder = offset
-    for d, step in enumerate(steps):
-        tail = math.prod(pool_size[d + 1 :])
-        if tail == 1:
-            position = remainder
-        else:
-            position = remainder // tail
-            remainder = remainder - position * tail
-        indices = indices + _times(position, step)
-    return best, ops.cast(indices, "int32")
+    # ... plus the argmax's displacement in its window.
+    return best, ops.cast(indices + offset, "int32")
 
 
 #: The name under which the fast path (and older code) knows the kernel.
@@ -189,8 +184,8 @@ def _unpool_dense_parts(inputs, indices, output_size, block_size, data_format: s
     sizes, channels = _pool_spatial(inputs, data_format)
     channels_i = ops.cast(channels, "int32")
     steps, channel_step = _flat_steps(out_i, channels_i, data_format)
-    pooled = [ops.arange(n, dtype="int32") for n in sizes]
-    channel = ops.arange(channels, dtype="int32")
+    pooled = [ops.arange(0, n, dtype="int32") for n in sizes]
+    channel = ops.arange(0, channels, dtype="int32")
     corner = _along(_times(channel, channel_step), channel_axis, ndim)
     for axis, positions, b, step in zip(axes, pooled, block_size, steps):
         corner = corner + _along(positions * (b * step), axis, ndim)
@@ -261,7 +256,7 @@ def _block_select(inputs, diff, block_size, steps, data_format: str, unrolled: i
     ndim = rank + len(block_size) + 2
     strides = 0
     for d, (b, step) in enumerate(zip(block_size, steps)):
-        offsets = ops.arange(b, dtype="int32") * step
+        offsets = ops.arange(0, b, dtype="int32") * step
         strides = strides + _along(offsets, first_block_axis + 2 * d, ndim)
     match = ops.equal(diff[tuple(expand)], strides)
     return ops.where(match, inputs[tuple(expand)], ops.zeros((), dtype=inputs.dtype))
@@ -303,7 +298,7 @@ def _unpool_scatter(inputs, indices, output_size, data_format: str):
     flat_idx = ops.reshape(ops.cast(indices, "int32"), (batch, -1))
     flat_x = ops.reshape(inputs, (batch, -1))
     valid = ops.logical_and(ops.greater_equal(flat_idx, 0), ops.less(flat_idx, size))
-    offsets = ops.arange(batch, dtype="int32")[:, None] * ops.cast(size, "int32")
+    offsets = batch_positions(inputs)[:, None] * ops.cast(size, "int32")
     total = batch * size
     segments = ops.reshape(ops.where(valid, flat_idx + offsets, ops.cast(total, "int32")), (-1,))
     flat_x = ops.reshape(flat_x, (-1,))
@@ -341,7 +336,9 @@ def max_unpool(inputs, indices, output_size, block_size, data_format: str):
     one pass with its reduction: see `_all_hit`).
     """
     indices = ops.cast(indices, "int32")
-    if block_size is None:
+    if block_size is None or (keras.backend.backend() == "torch" and is_exporting()):
+        # `torch.export` cannot trace this `ops.cond` (its branches differ
+        # in their int dtypes); the scatter alone gives the same numbers.
         return _unpool_scatter(inputs, indices, output_size, data_format)
     return ops.cond(
         _unpool_dense(inputs, indices, output_size, block_size, data_format)[1],

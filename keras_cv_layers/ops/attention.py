@@ -67,7 +67,7 @@ def gaussian_logit_bias(kernel_size: tuple, dilation_rate: tuple) -> np.ndarray:
 def _axis_valid(length, offsets):
     """Bool `(len(offsets), length)`: `pos + offset` inside `[0, length)`."""
     pos = ops.convert_to_tensor(np.asarray(offsets, "int32")[:, None]) + ops.expand_dims(
-        ops.arange(length, dtype="int32"), 0
+        ops.arange(0, length, dtype="int32"), 0
     )
     return ops.logical_and(ops.greater_equal(pos, 0), ops.less(pos, length))
 

@@ -20,7 +20,7 @@ _NAME = "add_coords2d"
 
 def _axis_coords(length, dtype):
     """`[-1, 1]` over `length` positions (0 for length 1); works for tensors."""
-    idx = ops.cast(ops.arange(length), "float32")
+    idx = ops.cast(ops.arange(0, length), "float32")
     length = ops.cast(length, "float32")
     return ops.cast((2.0 * idx - (length - 1.0)) / ops.maximum(length - 1.0, 1.0), dtype)
 

@@ -252,8 +252,8 @@ def deform_conv2d(
     Args:
         inputs: (B, H, W, C) (channels_last) or (B, C, H, W).
         offsets: (B, H', W', offset_groups*kh*kw*2) or (B, offset_groups*kh*kw*2,
-            H', W'); channels ordered [offset group][kernel row][kernel col]
-            [dy, dx] (torchvision's order); H', W' the Keras conv output size.
+            H', W'); channels ordered `[offset group][kernel row][kernel col]
+            [dy, dx]` (torchvision's order); H', W' the Keras conv output size.
             Offset group `g` moves the input channels
             `g*C/offset_groups ... (g+1)*C/offset_groups - 1`.
         kernel: (kh, kw, C/groups, filters), the Keras layout.

@@ -100,12 +100,12 @@ def depthwise_normalizer(
 
 def nonzero_mask(x):
     """The derived mask of the partial convolutions: `x != 0`, float32."""
-    return ops.cast(ops.not_equal(x, 0), "float32")
+    return ops.cast(ops.not_equal(x, 0.0), "float32")
 
 
 def any_nonzero_mask(x, channel_axis: int):
     """The derived mask of the sparse convolutions: any channel `!= 0`, float32."""
-    return ops.cast(ops.any(ops.not_equal(x, 0), axis=channel_axis, keepdims=True), "float32")
+    return ops.cast(ops.any(ops.not_equal(x, 0.0), axis=channel_axis, keepdims=True), "float32")
 
 
 def masked_convolution(
@@ -150,7 +150,7 @@ def masked_convolution(
         # `where` first: a NaN or Inf behind the mask must not reach `y`
         # (NaN * 0 is NaN), nor the gradients.
         mask_x = ops.cast(mask, x.dtype)
-        masked_x = ops.where(ops.not_equal(mask_x, 0), x, ops.zeros((), x.dtype)) * mask_x
+        masked_x = ops.where(ops.not_equal(mask_x, 0.0), x, ops.zeros((), x.dtype)) * mask_x
         mask32 = ops.cast(mask, "float32")
     norm = normalizer(mask32)
     valid = ops.greater(norm, eps)

@@ -31,8 +31,9 @@ from keras_cv_layers.utils import argument_validation as av
 
 
 def _is_shape(value) -> bool:
-    """Whether `value` is one shape (ints/None), not a list of shapes."""
-    return all(v is None or isinstance(v, int) for v in value)
+    """Whether `value` is one shape (ints, None or symbolic sizes, as JAX's
+    shape-polymorphic export traces them), not a list of shapes."""
+    return all(v is None or not hasattr(v, "__iter__") for v in value)
 
 
 class MaskedConvMixin:

@@ -84,8 +84,8 @@ class MaxPoolingWithRelativePosition2D(keras.layers.Layer):
         rows = position // width
         cols = position - rows * width
         h_axis, w_axis = (1, 2) if self.data_format == "channels_last" else (2, 3)
-        out_rows = ops.arange(ops.shape(indices)[h_axis], dtype="int32")
-        out_cols = ops.arange(ops.shape(indices)[w_axis], dtype="int32")
+        out_rows = ops.arange(0, ops.shape(indices)[h_axis], dtype="int32")
+        out_cols = ops.arange(0, ops.shape(indices)[w_axis], dtype="int32")
         if self.data_format == "channels_last":
             out_rows = out_rows[None, :, None, None]
             out_cols = out_cols[None, None, :, None]

@@ -71,8 +71,8 @@ def valid_seed_region(height, width, block_size: int, data_format: str):
     block clamped to the map) lies wholly inside the image, i.e. at rows
     `i <= H - b_h` and columns `j <= W - b_w`."""
     bh, bw = clamped_block_size(height, width, block_size)
-    rows = ops.cast(ops.arange(height) <= height - bh, "float32")
-    cols = ops.cast(ops.arange(width) <= width - bw, "float32")
+    rows = ops.cast(ops.arange(0, height) <= height - bh, "float32")
+    cols = ops.cast(ops.arange(0, width) <= width - bw, "float32")
     region = ops.expand_dims(rows, 1) * ops.expand_dims(cols, 0)
     if data_format == "channels_last":
         return region[None, :, :, None]
