@@ -30,7 +30,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ("jax", "tensorflow", "torch")
-MODULES = ("conv", "masked", "pooling", "group_conv", "deformable", "blocks", "additions")
+MODULES = (
+    "conv",
+    "masked",
+    "pooling",
+    "group_conv",
+    "deformable",
+    "blocks",
+    "additions",
+    "inference",
+)
 _CHILD_MARKER = "KCL_BENCH_CHILD"
 
 

@@ -266,6 +266,23 @@ class WeightNormalization(keras.layers.Wrapper):
         kernel = normalize_kernel(ops.cast(self.v, "float32"), gain, self._norm_axes, self.eps)
         return ops.cast(kernel, self.layer.compute_dtype)
 
+    def effective_kernel(self):
+        """The kernel the wrapped layer computes with, `(g [+ g_offset]) · v /
+        sqrt(sum(v²) + eps)`, in float32 (for `kcl.utils.fuse_for_inference`)."""
+        g = ops.cast(self.g, "float32")
+        if self.data_init:
+            g = g + self.g_offset
+        gain = ops.reshape(g, self._gain_shape)
+        return normalize_kernel(ops.cast(self.v, "float32"), gain, self._norm_axes, self.eps)
+
+    def effective_bias(self):
+        """The wrapped layer's bias as used in the call (`bias [+ bias_offset]`),
+        float32, or None when it has none."""
+        if not self._has_bias:
+            return None
+        bias = ops.cast(self.layer.bias, "float32")
+        return bias + self.bias_offset if self.data_init else bias
+
     def _run_layer(self, inputs, kernel, bias=None, pre_activation=False):
         """The wrapped layer on `inputs` with its kernel (and bias, and for
         `pre_activation` its activation) temporarily replaced by tensors."""
