@@ -1,4 +1,4 @@
-"""Command-line interface: ``keras-cv-layers {info,demo,bench}``.
+"""Command-line interface: ``keras-cv-layers {info,demo,experiments,bench}``.
 
 Also reachable as ``python -m keras_cv_layers``.
 
@@ -161,6 +161,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    """Runs the experiments on real data (`keras_cv_layers.experiments`) on
+    the current backend; exit status 2 on bad arguments or a missing extra."""
+    from keras_cv_layers.experiments import (
+        ExperimentError,
+        MissingDependencyError,
+        run_experiments,
+    )
+
+    try:
+        run_experiments(
+            only=args.only,
+            seeds=args.seeds,
+            small=args.small,
+            out_dir=args.out,
+            verbose=args.verbose,
+        )
+    except (ExperimentError, MissingDependencyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def find_benchmark_runner() -> Path | None:
     """`benchmarks/run.py` of a source checkout (next to the package, or in
     the working directory), or None when it is not available."""
@@ -210,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="keras_cv_layers: computer-vision layers for Keras 3 "
         "(JAX, TensorFlow, PyTorch).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{info,demo,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{info,demo,experiments,bench}")
 
     info = sub.add_parser("info", help="versions, backend and active fast paths")
     info.add_argument("--backend", choices=BACKENDS, help="Keras backend to report on")
@@ -250,6 +273,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--list", action="store_true", help="list the examples and exit")
     demo.set_defaults(func=_cmd_demo)
+
+    from keras_cv_layers.experiments import EXPERIMENTS  # the names for --only
+
+    experiments = sub.add_parser(
+        "experiments",
+        help="seeded experiments on real data (scikit-learn digits and photographs)",
+        description="Runs small, seeded experiments on the real data that ships with "
+        "scikit-learn (normalization, rotation, antialias, inpainting, deformable): each "
+        "prints a table (mean +- std over the seeds) and writes OUT/<name>.json, "
+        "OUT/<name>.md, OUT/<name>.png and OUT/results.json. Needs "
+        "pip install 'keras-cv-layers[experiments]'.",
+    )
+    experiments.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: current)")
+    experiments.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=EXPERIMENTS,
+        default=None,
+        help=f"run only these experiments ({', '.join(EXPERIMENTS)})",
+    )
+    experiments.add_argument(
+        "--seeds", type=int, default=3, help="number of seeds 0..N-1 (default 3)"
+    )
+    experiments.add_argument(
+        "--small", action="store_true", help="tiny configurations (seconds; for smoke tests)"
+    )
+    experiments.add_argument(
+        "--out", default="kcl_experiments", help="output folder (default kcl_experiments)"
+    )
+    experiments.add_argument(
+        "--verbose", type=int, choices=(0, 1), default=1, help="0: silent (default 1)"
+    )
+    experiments.set_defaults(func=_cmd_experiments)
 
     bench = sub.add_parser(
         "bench",
@@ -299,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter (it may be imported lazily, e.g. by
     # Keras' data adapters, even on other backends) would drown the output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.command in ("info", "demo"):
+    if args.command in ("info", "demo", "experiments"):
         status = _select_backend(args.backend, argv)
         if status is not None:
             return status
