@@ -5,6 +5,8 @@ data-parallel training), the release build and lint.
     nox                      # everything (what CI runs)
     nox -s tests-jax         # one backend
     nox -s release           # wheel + sdist, twine check, fresh-venv install + demo
+    nox -s export            # model.export (ONNX, TF SavedModel, LiteRT) on each backend
+    nox -s docs              # mkdocs build --strict + the docs' code blocks
     nox -s lint
 
 Each test session installs only keras + its backend + the test and demo extras, and
@@ -24,10 +26,12 @@ nox.options.sessions = [
     "cross_backend",
     *[f"tests-{config}" for config in ("jax", "tensorflow", "torch", "torch_channels_first")],
     "release",
+    "export",
+    "docs",
 ]
 
 #: Tests that run in their own sessions, not in the per-backend suites.
-SEPARATE_MARKERS = ("cross_backend", "multi_device", "release")
+SEPARATE_MARKERS = ("cross_backend", "multi_device", "release", "export")
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -80,7 +84,7 @@ def _tests(session: nox.Session, config: str) -> None:
     backend, extra, data_format = MATRIX[config]
     # The demo extra (matplotlib) too, so that the examples' figures are drawn
     # and checked on every backend.
-    session.install(f".[{extra},test,demo]")
+    session.install(f".[{extra},test,demo,experiments]")
     env = _env(session, backend, data_format)
     session.run(
         "python",
@@ -134,6 +138,27 @@ def cross_backend(session: nox.Session) -> None:
 
 
 @nox.session
+def export(session: nox.Session) -> None:
+    """`model.export` of one model per layer family on each backend: ONNX run
+    with onnxruntime, TF SavedModel reloaded by plain TensorFlow, LiteRT on
+    TensorFlow (tests/export, marker `export`)."""
+    session.install(".[all,test,export]")
+    for backend in ("tensorflow", "jax", "torch"):
+        _pytest_status_ok(
+            session,
+            "tests/export",
+            "tests/examples/test_export.py",
+            "-m",
+            "export",
+            "-p",
+            "no:cacheprovider",
+            "--durations=5",
+            *session.posargs,
+            env=_env(session, backend, "channels_last"),
+        )
+
+
+@nox.session
 def release(session: nox.Session) -> None:
     """`python -m build` (wheel + sdist), `twine check`, then the wheel in a
     fresh venv (jax + demo extras) runs `keras-cv-layers demo --epochs 1 --small`."""
@@ -158,4 +183,30 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run(
         "ruff", "check", "keras_cv_layers", "tests", "benchmarks", "conftest.py", "noxfile.py"
+    )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml, docs/): `mkdocs build --strict` (no
+    warning, no broken link or anchor, every public name in the API
+    reference), then every code block of docs/**/*.md (tests/docs) on JAX."""
+    session.install(".[jax,docs,test]")
+    env = {**_env(session, "jax", "channels_last"), "NO_MKDOCS_2_WARNING": "1"}
+    session.run("mkdocs", "build", "--strict", env=env)
+    session.run("pytest", "tests/docs", "-p", "no:cacheprovider", "-q", *session.posargs, env=env)
+
+
+@nox.session(name="docs_browser")
+def docs_browser(session: nox.Session) -> None:
+    """Builds the site and opens every page in headless Chromium (the system's
+    browser, CHROMIUM or /usr/bin/chromium, driven by Playwright; nothing is
+    downloaded): no console error, no failed request, every image loaded, the
+    search finds DeformableConv2D. Not in the default sessions."""
+    session.install(".[jax,docs]", "playwright")
+    env = {**_env(session, "jax", "channels_last"), "NO_MKDOCS_2_WARNING": "1"}
+    session.run("mkdocs", "build", "--strict", env=env)
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    session.run(
+        "python", "docs/_check_browser.py", "--chromium", chromium, *session.posargs, env=env
     )

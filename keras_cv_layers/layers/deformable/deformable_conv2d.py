@@ -51,8 +51,8 @@ class DeformableConv2D(BaseConv):
     convolution (half of it when modulated: sigmoid(0) = 0.5).  Called on
     `[x, offsets]` or `[x, offsets, mask]`, it uses the given offsets (and
     mask) and owns only `kernel` and `bias`.  Sampling follows
-    `torchvision.ops.deform_conv2d` (offset channels ordered [offset group]
-    [kernel row][kernel col][dy, dx]; corners outside the input contribute
+    `torchvision.ops.deform_conv2d` (offset channels ordered `[offset group]
+    [kernel row][kernel col][dy, dx]`; corners outside the input contribute
     zero); see `keras_cv_layers.ops.deform_conv2d` for the functional form.
     `strides` > 1 together with `dilation_rate` > 1 is allowed.
 
