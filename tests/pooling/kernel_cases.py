@@ -49,6 +49,10 @@ def _unpool_cases():
         bad.reshape(-1)[::3] = -1
         bad.reshape(-1)[1::5] = 7 * 6 * 3 + 4
         cases.append(((v, bad, hw, (2, 2), fmt), {}))
+        # Random in-range targets: values sharing a target differ (a scatter
+        # must keep the largest, whichever is written last).
+        shared = _rng.integers(0, 7 * 6 * 3, size=v.shape).astype(i.dtype)
+        cases.append(((_rng.normal(size=v.shape).astype("float32"), shared, hw, None, fmt), {}))
     return cases
 
 
