@@ -356,6 +356,8 @@ def format_summary(reports: Sequence[Mapping[str, Any]], backend: str | None = N
     """The summary table of `run_all`: example, headline metric, reload
     difference, figure path, seconds and status."""
     header = ("example", "metric", "reload |diff|", "figure", "seconds", "status")
+    # An example without a figure: matplotlib missing, or one that draws none.
+    no_figure = "-" if figures_available() else "(no matplotlib)"
     rows = []
     for r in reports:
         if r.get("ok"):
@@ -367,7 +369,7 @@ def format_summary(reports: Sequence[Mapping[str, Any]], backend: str | None = N
         else:
             metric_text, diff = "-", "-"
             status = f"FAILED: {r.get('error', '?')}"[:100]
-        figure = r.get("figure_path") or ("-" if not r.get("ok") else "(no matplotlib)")
+        figure = r.get("figure_path") or ("-" if not r.get("ok") else no_figure)
         seconds = f"{r['seconds']:.1f}" if isinstance(r.get("seconds"), (int, float)) else "-"
         rows.append(
             (r.get("example", r.get("name", "?")), metric_text, diff, figure, seconds, status)

@@ -254,7 +254,9 @@ def test_demo_list(tiny_examples, capsys):
     assert "alpha" in out and "tiny beta" in out
 
 
-def test_format_summary_marks_failures():
+@pytest.mark.parametrize("matplotlib", [True, False])
+def test_format_summary_marks_failures(matplotlib, monkeypatch):
+    monkeypatch.setattr(demo, "figures_available", lambda: matplotlib)
     text = demo.format_summary(
         [
             {
@@ -270,7 +272,9 @@ def test_format_summary_marks_failures():
         ],
         backend="jax",
     )
-    assert "acc 0.2500" in text and "(no matplotlib)" in text
+    assert "acc 0.2500" in text
+    # No figure: for want of matplotlib, or an example that draws none (export).
+    assert ("(no matplotlib)" in text) is not matplotlib
     assert "FAILED: ValueError: x" in text
     assert "1 of 2 example(s) passed; failed: b" in text
 

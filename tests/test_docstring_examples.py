@@ -1,7 +1,8 @@
 """Runs the ``>>>`` examples of every public object's docstring on the
 current backend (every backend in CI), one test per public name.
 
-Public objects: ``keras_cv_layers.__all__`` and ``keras_cv_layers.ops.__all__``;
+Public objects: ``keras_cv_layers.__all__``, ``keras_cv_layers.ops.__all__`` and
+``keras_cv_layers.utils.__all__``;
 layers and ops added to those lists are picked up automatically.  For a
 class, the examples of its own methods are run too.  Every public layer class
 must have an example.  Examples run in a fresh namespace (they import what
@@ -35,6 +36,8 @@ def _public_objects() -> dict[str, object]:
         objects[name] = obj
     for name in kcl.ops.__all__:
         objects[f"ops.{name}"] = getattr(kcl.ops, name)
+    for name in kcl.utils.__all__:
+        objects[f"utils.{name}"] = getattr(kcl.utils, name)
     return objects
 
 
