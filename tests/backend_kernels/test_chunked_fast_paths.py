@@ -111,3 +111,35 @@ def test_deform_conv2d_in_chunks_of_pixels(monkeypatch, case):
     _check(
         run(module.deform_conv2d), run(_deformable_kernels.deform_conv2d.generic), arrays, out_shape
     )
+
+
+@pytest.mark.parametrize("chunks", [(1, 1), (1, 2**30), (2**30, 2**30)])
+@pytest.mark.parametrize("case", range(len(DEFORM_CASES["deform_conv2d"])))
+def test_deform_conv2d_inference_in_chunks_of_images(monkeypatch, case, chunks):
+    """torch: the forward pass without recorded gradients (the embedding-bag
+    table) equals the generic kernel, with one image per table and per
+    corner plan, one image per table, or all at once; the cases with
+    `groups` > 1 take the `grid_sample` rows instead."""
+    module = _module(deformable_kernels.deform_conv2d)
+    if module is None or not hasattr(module, "TABLE_BYTES"):
+        pytest.skip("no chunked deformable inference on this backend")
+    import torch
+
+    (x, offsets, kernel, mask, *static), _, _ = DEFORM_CASES["deform_conv2d"][case]
+    x = np.concatenate([x, x[::-1] * 0.5 + 1.0])  # two or more different images
+    offsets = np.concatenate([offsets, -offsets[::-1]])
+    mask = None if mask is None else np.concatenate([mask, mask[::-1] * 0.5])
+    calls = []
+    table = module._embedding_bag_forward
+    monkeypatch.setattr(module, "TABLE_BYTES", chunks[0])
+    monkeypatch.setattr(module, "PLAN_BYTES", chunks[1])
+    monkeypatch.setattr(module, "_embedding_bag_forward", lambda *a: calls.append(1) or table(*a))
+    args = [ops.convert_to_tensor(a) for a in (x, offsets, kernel)]
+    args.append(None if mask is None else ops.convert_to_tensor(mask))
+    with torch.no_grad():
+        got = module.deform_conv2d(*args, *static)
+    want = _deformable_kernels.deform_conv2d.generic(*args, *static)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(got), ops.convert_to_numpy(want), rtol=1e-4, atol=1e-4
+    )
+    assert len(calls) == (1 if static[-1] == 1 else 0)

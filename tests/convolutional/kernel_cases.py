@@ -31,6 +31,19 @@ def _cases(rank: int, depthwise: bool):
     return cases
 
 
+def _grouped_cases():
+    """2D with groups (4 input channels, kernel of 2 per group), "same"
+    with an odd total pad (stride 2 on an even size), both layouts."""
+    x = _rng.normal(size=(2, 6, 7, 4)).astype("float32")
+    k = _rng.normal(size=(3, 2, 2, 6)).astype("float32")
+    cases = []
+    for fmt in ("channels_last", "channels_first"):
+        inputs = x if fmt == "channels_last" else np.ascontiguousarray(np.moveaxis(x, -1, 1))
+        for strides, padding in (((2, 2), "same"), ((1, 2), "valid")):
+            cases.append(((inputs, k, strides, padding, (1, 1), fmt), {}, 1e-4))
+    return cases
+
+
 def _compiled_reference(name):
     """The generic kernel; on TensorFlow XLA-compiled (XLA takes NCHW and
     unequal depthwise strides, which TF's CPU kernels reject)."""
@@ -54,7 +67,7 @@ KERNEL_CASES = {
         ((np.zeros((3, 1, 2), "float32"), 1e-6), {}),
         ((_rng.normal(3.0, 2.0, size=(5, 8)).astype("float32"), 1e-5), {}),
     ],
-    "conv": _cases(1, False) + _cases(2, False) + _cases(3, False),
+    "conv": _cases(1, False) + _cases(2, False) + _cases(3, False) + _grouped_cases(),
     "depthwise_conv": _cases(1, True) + _cases(2, True),
 }
 
