@@ -83,8 +83,8 @@ BENCHMARKS: list[Benchmark] = [
         _deformable_layer(),
         _reference,
         INPUT_SHAPE,
-        train_target=4.0,
-        predict_target=4.0,
+        train_target=3.0,
+        predict_target=3.0,
         reference=_REFERENCE,
     ),
     *layer_pair_benchmarks(
