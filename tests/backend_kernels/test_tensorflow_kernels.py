@@ -34,6 +34,43 @@ def test_deform_fast_path_runs_under_a_tape():
     assert tape.gradient(out, args[2]).shape == args[2].shape
 
 
+def test_deform_fast_path_keeps_static_shapes():
+    """In a graph (a user's layer without `compute_output_shape` is traced
+    so), the output and the gradients keep the arguments' static shapes,
+    though the XLA functions are traced once for every size; a second size
+    reuses them."""
+    import tensorflow as tf
+
+    from keras_cv_layers.backend_kernels.deformable import tensorflow as tk
+
+    x, offsets, kernel, *rest = _deform_args()
+    mask = tf.ones((1, 5, 5, 9))
+
+    @tf.function(autograph=False)
+    def step(x, offsets, kernel, mask):
+        with tf.GradientTape() as tape:
+            tape.watch([x, offsets, kernel, mask])
+            out = tk.deform_conv2d(x, offsets, kernel, mask, *rest[1:])
+        grads = tape.gradient(out, [x, offsets, kernel, mask])
+        assert out.shape == tuple(offsets.shape[:3]) + (3,), out.shape
+        for grad, arg in zip(grads, (x, offsets, kernel, mask)):
+            assert grad.shape == arg.shape, (grad.shape, arg.shape)
+        return out, grads
+
+    out, _ = step(x, offsets, kernel, mask)
+    assert out.shape == (1, 5, 5, 3)
+    x2, off2, mask2 = (
+        tf.tile(x, (2, 2, 1, 1)),
+        tf.tile(offsets, (2, 2, 1, 1)),
+        tf.ones((2, 10, 5, 9)),
+    )
+    out2, grads2 = step(x2, off2, kernel, mask2)
+    assert out2.shape == (2, 10, 5, 3) and grads2[0].shape == x2.shape
+    forward, backward = next(v for k, v in tk._DEFORM_XLA.items() if not k[4])
+    assert forward.experimental_get_tracing_count() == 1
+    assert backward.experimental_get_tracing_count() == 1
+
+
 def test_deform_fast_path_declines_mixed_precision():
     import tensorflow as tf
 

@@ -158,13 +158,22 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
     forward, backward = _deform_functions(key)
     extra = () if mask is None else (mask,)
 
+    def shaped(results, like):
+        # The functions' signatures leave the sizes unknown: the static
+        # shapes of their results (symbolic tensors) come from the arguments.
+        for result, shape in zip(results, like):
+            result.set_shape(shape)
+        return results
+
     @tf.custom_gradient
     def run(x, off, k, *m):
         def grad(upstream):
-            return backward(x, off, k, upstream, *m)
+            grads = backward(x, off, k, upstream, *m)
+            return shaped(list(grads), [t.shape for t in (x, off, k, *m)])
 
         # Not recorded by an outer tape (its while loop's TensorLists cannot
         # leave XLA as the intermediates of a differentiated call).
-        return forward(*(tf.stop_gradient(t) for t in (x, off, k, *m))), grad
+        out = forward(*(tf.stop_gradient(t) for t in (x, off, k, *m)))
+        return shaped([out], [off.shape[:3].concatenate(k.shape[-1:])])[0], grad
 
     return run(inputs, offsets, kernel, *extra)
