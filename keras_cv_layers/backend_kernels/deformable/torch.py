@@ -42,6 +42,19 @@ def _deform_base_grid(kernel_size, strides, dilation_rate, pads, in_size, out_si
     return base, scale
 
 
+def _dimensions(inputs, offsets, kernel, strides, padding: str, dilation_rate):
+    """`(batch, height, width, channels, out_h, out_w, og, pads)` of a call:
+    sizes, offset groups and the leading (top, left) zero padding."""
+    batch, height, width, channels = inputs.shape
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    _, out_h, out_w, n_off = offsets.shape
+    pads = (
+        deform_pad_before(height, kh, strides[0], dilation_rate[0], padding),
+        deform_pad_before(width, kw, strides[1], dilation_rate[1], padding),
+    )
+    return batch, height, width, channels, out_h, out_w, n_off // (2 * kh * kw), pads
+
+
 def _sampling_plan(offsets, mask, sizes, kernel_size, strides, dilation_rate, pads):
     """The bilinear corners of every (output pixel, offset group, tap) of
     `offsets` (b, H', W', og*taps*2): `(index, weight)`, each (b, H'*W',
@@ -99,17 +112,13 @@ def _embedding_bag_forward(inputs, offsets, kernel, mask, strides, padding, dila
     one fused pass, nothing of the im2col tensor's size written), a chunk of
     images at a time (`TABLE_BYTES`; the corners for `PLAN_BYTES`).  ~1.5x
     faster than the `grid_sample` rows on the CPU (benchmarks/deformable.py)."""
-    batch, height, width, channels = inputs.shape
     kh, kw, _, filters = kernel.shape
-    _, out_h, out_w, n_off = offsets.shape
+    batch, height, width, channels, out_h, out_w, og, pads = _dimensions(
+        inputs, offsets, kernel, strides, padding, dilation_rate
+    )
     taps = kh * kw
-    og = n_off // (2 * taps)
     cg = channels // og
     per = og * taps * 4
-    pads = (
-        deform_pad_before(height, kh, strides[0], dilation_rate[0], padding),
-        deform_pad_before(width, kw, strides[1], dilation_rate[1], padding),
-    )
     # (og, C/og, taps*F): the table's columns of each offset group.
     k = kernel.reshape(taps, og, cg, filters).permute(1, 2, 0, 3).reshape(og, cg, taps * filters)
     image_rows = height * width * og * taps
@@ -176,20 +185,18 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
         return _embedding_bag_forward(
             inputs, offsets, kernel, mask, strides, padding, dilation_rate
         )
-    batch, height, width, channels = inputs.shape
     kh, kw, cin_g, filters = kernel.shape
-    _, out_h, out_w, n_off = offsets.shape
+    batch, height, width, channels, out_h, out_w, og, pads = _dimensions(
+        inputs, offsets, kernel, strides, padding, dilation_rate
+    )
     taps = kh * kw
-    og = n_off // (2 * taps)
     cg = channels // og
-    pad_top = deform_pad_before(height, kh, strides[0], dilation_rate[0], padding)
-    pad_left = deform_pad_before(width, kw, strides[1], dilation_rate[1], padding)
     x = inputs.permute(0, 3, 1, 2).reshape(batch * og, cg, height, width)
     base, scale = _deform_base_grid(
         (kh, kw),
         strides,
         dilation_rate,
-        (pad_top, pad_left),
+        pads,
         (height, width),
         (out_h, out_w),
         inputs.device,
@@ -214,8 +221,6 @@ def deform_conv2d(inputs, offsets, kernel, mask, strides, padding, dilation_rate
         samples = samples.reshape(batch, groups, cin_g * kw, out_h * out_w)
         return torch.matmul(k_row, samples)  # (B, groups, fg, H'W')
 
-    tensors = (x, grid, kernel) + (() if mask is None else (m,))
-    record = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     # Recompute only where keeping the samples (the im2col tensor) costs more
     # than `CHECKPOINT_BYTES`; below, the recomputation costs ~15% of the step.
     record = record and batch * channels * taps * out_h * out_w * 4 > CHECKPOINT_BYTES
