@@ -4,7 +4,9 @@ Input: batch 8, 128x128, 32 channels, float32, channels_last.  Each entry
 times a one-layer model against ``keras.layers.MaxPooling2D(2)`` on the same
 input tensor, in the same loop.  The unpooling entries unpool precomputed
 `(pooled, indices)` (of a 2x2 pooling of that input: the dense path), against
-MaxPooling2D on the full input.
+MaxPooling2D on the full input; ``MaxUnpooling2D fwd vs UpSampling2D`` times
+the same unpooling against ``keras.layers.UpSampling2D(2)`` of the pooled
+tensor (the same output size).
 
 Forward passes are timed two ways:
 
@@ -167,6 +169,15 @@ def _unpool_benchmarks() -> list[Benchmark]:
             repeats,
         )
 
+    def run_vs_upsampling(repeats: int) -> Measurement:
+        # The issue's measure: against Keras' UpSampling2D(2) of the same
+        # pooled tensor (the same output size), both as `device_forward`.
+        c = setup()
+        if "forwards" not in c:
+            c["forwards"] = (device_forward(c["model"]), device_forward(c["upsampling"]))
+        ours, theirs = c["forwards"]
+        return time_interleaved(lambda: ours(c["inputs"]), lambda: theirs(c["pooled"]), repeats)
+
     def run_train(repeats: int) -> Measurement:
         # Both models get a per-channel Scale in front, so that the training
         # step back-propagates through the (weightless) pooling layers.
@@ -181,6 +192,12 @@ def _unpool_benchmarks() -> list[Benchmark]:
         *_forward_benchmarks("MaxUnpooling2D", forward_setup, 1.5),
         Benchmark(
             "Unpool-size UpSampling2D fwd, predict_on_batch", run_upsampling, None, _REFERENCE
+        ),
+        Benchmark(
+            "MaxUnpooling2D fwd vs UpSampling2D",
+            run_vs_upsampling,
+            1.5,
+            "keras.layers.UpSampling2D(2) on the pooled tensor",
         ),
         Benchmark("Scale+MaxUnpooling2D fwd+bwd", run_train, None, "Scale+" + _REFERENCE),
     ]

@@ -53,6 +53,23 @@ def _unpool_cases():
         # must keep the largest, whichever is written last).
         shared = _rng.integers(0, 7 * 6 * 3, size=v.shape).astype(i.dtype)
         cases.append(((_rng.normal(size=v.shape).astype("float32"), shared, hw, None, fmt), {}))
+    # Power-of-two sizes (torch's block check without a division): indices
+    # in their own blocks, and the same with some moved to a neighbouring
+    # block (in range, but sharing targets: the checked scatter).
+    x = _rng.permutation(2 * 8 * 4 * 4).astype("float32").reshape(2, 8, 4, 4)
+    for fmt in ("channels_last", "channels_first"):
+        xf = np.ascontiguousarray(np.moveaxis(x, -1, 1)) if fmt == "channels_first" else x
+        v, i = _numpy_pool(xf, 2, 2, "valid", fmt)
+        cases.append(((v, i, (8, 4), (2, 2), fmt), {}))
+        moved = i.copy()
+        step = 4 if fmt == "channels_last" else 1
+        moved.reshape(-1)[::7] += 2 * step
+        moved = np.clip(moved, 0, 8 * 4 * 4 - 1)
+        cases.append(((v, moved, (8, 4), (2, 2), fmt), {}))
+        # An index one channel over (a bit below the block's strides).
+        off_channel = i.copy()
+        off_channel.reshape(-1)[5] += 1 if fmt == "channels_last" else 8 * 4
+        cases.append(((v, off_channel, (8, 4), (2, 2), fmt), {}))
     return cases
 
 
@@ -60,11 +77,14 @@ def _unpool_cases():
 # pooling declines them).
 _X1 = _rng.permutation(2 * 9 * 3).astype("float32").reshape(2, 9, 3)
 _X3 = _rng.permutation(1 * 5 * 4 * 3 * 2).astype("float32").reshape(1, 5, 4, 3, 2)
+# Power-of-two sizes.
+_X1P2 = _rng.permutation(2 * 8 * 2).astype("float32").reshape(2, 8, 2)
+_X3P2 = _rng.permutation(1 * 4 * 4 * 2 * 2).astype("float32").reshape(1, 4, 4, 2, 2)
 
 
 def _other_rank_cases():
     pool, unpool = [], []
-    for x, k in ((_X1, (3,)), (_X3, (2, 3, 2))):
+    for x, k in ((_X1, (3,)), (_X3, (2, 3, 2)), (_X1P2, (3,)), (_X3P2, (2, 3, 2))):
         rank = len(k)
         for fmt in ("channels_last", "channels_first"):
             xf = np.ascontiguousarray(np.moveaxis(x, -1, 1)) if fmt == "channels_first" else x
