@@ -88,8 +88,9 @@ def _assign(variable, value) -> None:
     variable.assign(np.array(ops.convert_to_numpy(ops.cast(value, variable.dtype))))
 
 
-def _plain_conv(layer, keras_class):
-    """`keras.layers.ConvND` / `DepthwiseConv2D` holding the effective kernel."""
+def _plain_conv(layer, keras_class, keras_layers: bool = True):
+    """`keras.layers.ConvND` / `DepthwiseConv2D` holding the effective kernel
+    (with `keras_layers=False`, the package's class of the same kind)."""
     kwargs = {name: getattr(layer, name) for name in _PLAIN_ARGS}
     if keras_class is keras.layers.DepthwiseConv2D:
         args = (layer.kernel_size,)
@@ -102,6 +103,29 @@ def _plain_conv(layer, keras_class):
     _assign(new.kernel, _baked_kernel(layer))
     if layer.use_bias:
         _assign(new.bias, layer.bias)
+    return new if keras_layers else _package_conv(new, _input_shape(layer))
+
+
+def _package_conv(keras_layer, input_shape):
+    """The package's plain convolution (`kcl.Conv1D/2D/3D`,
+    `kcl.DepthwiseConv2D`, no transform) with `keras_layer`'s configuration
+    and weights: the same numbers through the package's own convolution
+    (its backend fast paths, e.g. torch's channels_last path without Keras'
+    layout copies)."""
+    from keras_cv_layers.layers.convolutional.conv1d import Conv1D
+    from keras_cv_layers.layers.convolutional.conv2d import Conv2D
+    from keras_cv_layers.layers.convolutional.conv3d import Conv3D
+    from keras_cv_layers.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
+
+    package_class = {
+        keras.layers.Conv1D: Conv1D,
+        keras.layers.Conv2D: Conv2D,
+        keras.layers.Conv3D: Conv3D,
+        keras.layers.DepthwiseConv2D: DepthwiseConv2D,
+    }[type(keras_layer)]
+    new = package_class.from_config(keras_layer.get_config())
+    new.build(input_shape)
+    _copy_by_name(keras_layer, new, {})
     return new
 
 
@@ -124,9 +148,10 @@ def _copy_by_name(source, target, values: dict) -> None:
         _assign(variable, values[name] if name in values else old[name])
 
 
-def _group_conv(layer):
-    """`GroupConv2D` → `Sequential([Reshape, to_conv2d(), Reshape])` (plain Keras);
-    None (kept) when both spatial sizes are unknown."""
+def _group_conv(layer, keras_layers: bool = True):
+    """`GroupConv2D` → `Sequential([Reshape, to_conv2d(), Reshape])` (plain
+    Keras; with `keras_layers=False` the convolution is `kcl.Conv2D`); None
+    (kept) when both spatial sizes are unknown."""
     shape = tuple(_input_shape(layer))
     out_shape = tuple(layer.compute_output_shape(shape))
     g_in, g = layer._in_group, layer.group_order
@@ -157,7 +182,12 @@ def _group_conv(layer):
     layers = []
     if len(shape) == 5:
         layers.append(keras.layers.Reshape(steps[0], dtype=dtype, name=f"{layer.name}_flatten"))
-    layers.append(layer.to_conv2d(name=f"{layer.name}_conv2d"))
+    conv = layer.to_conv2d(name=f"{layer.name}_conv2d")
+    if not keras_layers:
+        conv = _package_conv(
+            conv, (None, None, None, flat_in) if cl else (None, flat_in, None, None)
+        )
+    layers.append(conv)
     layers.append(keras.layers.Reshape(steps[-1], dtype=dtype, name=f"{layer.name}_unflatten"))
     new = keras.Sequential(layers, name=layer.name)
     new.build(shape)
@@ -190,18 +220,18 @@ def _weight_normalization(wrapper, fuse):
     return new if fused is None else fused
 
 
-def _fuse_layer(layer):
+def _fuse_layer(layer, keras_layers: bool = True):
     """A built replacement of `layer` holding its effective kernel, or None."""
     base_conv, plain, group_conv, weight_normalization = _classes()
     if isinstance(layer, weight_normalization):
-        return _weight_normalization(layer, _fuse_layer)
+        return _weight_normalization(layer, lambda inner: _fuse_layer(inner, keras_layers))
     if isinstance(layer, group_conv):
-        return _group_conv(layer)
+        return _group_conv(layer, keras_layers)
     if not _has_transform(layer, base_conv):
         return None
     keras_class = plain.get(type(layer))
     if keras_class is not None:
-        return _plain_conv(layer, keras_class)
+        return _plain_conv(layer, keras_class, keras_layers)
     if isinstance(layer, base_conv.WeightNormEqualizeMixin):
         own = type(layer).transform_kernel is base_conv.WeightNormEqualizeMixin.transform_kernel
         if own:
@@ -209,7 +239,7 @@ def _fuse_layer(layer):
     return None
 
 
-def fuse_for_inference(model: keras.Model) -> keras.Model:
+def fuse_for_inference(model: keras.Model, keras_layers: bool = True) -> keras.Model:
     """Returns an equivalent model whose kernels are precomputed.
 
     Every layer that recomputes its kernel on each call is replaced by a layer
@@ -249,8 +279,20 @@ def fuse_for_inference(model: keras.Model) -> keras.Model:
     compute dtype on call, as the original did, so the outputs match under
     `"mixed_float16"` / `"mixed_bfloat16"` too.
 
+    With `keras_layers=False`, the replacements are the package's own plain
+    convolutions instead (`kcl.Conv1D/2D/3D`, `kcl.DepthwiseConv2D`, both
+    options off, with the same configuration and weights): loading the
+    result then needs `keras_cv_layers`, but its forward pass keeps the
+    package's backend fast paths.  On torch these are faster than Keras'
+    own convolutions, which copy a channels_last input to channels_first
+    and back on every call: there the stock layers make the fused model
+    slower than the unfused one (`benchmarks/inference.py`).  On JAX and
+    TensorFlow both forms run the same convolution.
+
     Args:
         model: a built Functional or Sequential `keras.Model`.
+        keras_layers: True (default): replacements are stock Keras layers;
+            False: the package's plain convolutions (see above).
 
     Returns:
         A new `keras.Model` of the same kind (same inputs, outputs and
@@ -275,6 +317,10 @@ def fuse_for_inference(model: keras.Model) -> keras.Model:
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"fuse_for_inference: `model` must be a keras.Model; received {model!r}.")
+    if not isinstance(keras_layers, bool):
+        raise ValueError(
+            f"fuse_for_inference: `keras_layers` must be True or False; received {keras_layers!r}."
+        )
     if not _is_graph_model(model):
         raise ValueError(
             f"fuse_for_inference: `model` ('{model.name}', {type(model).__name__}) is a "
@@ -291,8 +337,8 @@ def fuse_for_inference(model: keras.Model) -> keras.Model:
 
     def clone(layer):
         if isinstance(layer, keras.Model):
-            return fuse_for_inference(layer)
-        fused = _fuse_layer(layer)
+            return fuse_for_inference(layer, keras_layers)
+        fused = _fuse_layer(layer, keras_layers)
         if fused is not None:
             return fused
         copy = layer.__class__.from_config(layer.get_config())

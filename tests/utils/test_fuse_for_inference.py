@@ -266,3 +266,46 @@ def test_docstring_example():
     for test in finder.find(inference.fuse_for_inference, globs={}):
         runner.run(test)
     assert runner.failures == 0 and runner.tries >= 5
+
+
+_PACKAGE_CLASS = {
+    L.Conv1D: kcl.Conv1D,
+    L.Conv2D: kcl.Conv2D,
+    L.Conv3D: kcl.Conv3D,
+    L.DepthwiseConv2D: kcl.DepthwiseConv2D,
+}
+
+
+#: One case per kind of replacement (the rank only changes the class).
+_PACKAGE_CASES = [
+    c for c in CASES if c[0] in ("conv2d", "depthwise", "group_c4", "weight_normalization")
+]
+
+
+@pytest.mark.parametrize(
+    "spec, steps", [c[1:] for c in _PACKAGE_CASES], ids=[c[0] for c in _PACKAGE_CASES]
+)
+def test_package_layers_form(spec, steps, tmp_path):
+    """`keras_layers=False`: the package's plain convolutions (no transform)
+    in place of the stock Keras ones; same outputs; saves and reloads."""
+    model = _chain_model(spec, steps)
+    _randomize(model)
+    x = np.random.default_rng(1).normal(size=(2,) + model.input.shape[1:]).astype("float32")
+    expected = _predict(model, x)
+    fused = kcl.utils.fuse_for_inference(model, keras_layers=False)
+    _assert_same(expected, _predict(fused, x))
+    _assert_no_transform(fused)
+    for layer, original, (_, cls) in zip(fused.layers[1:], model.layers[1:], steps):
+        assert layer.name == original.name
+        if cls is None:  # GroupConv2D: Sequential of Reshape / kcl.Conv2D / Reshape
+            assert kcl.Conv2D in {type(la) for la in layer.layers}
+            assert L.Conv2D not in {type(la) for la in layer.layers}
+        elif isinstance(original, kcl.WeightNormalization):
+            assert type(layer) is cls  # the wrapped layer's own class
+        else:
+            assert type(layer) is _PACKAGE_CLASS.get(cls, cls)
+    path = str(tmp_path / "fused.keras")
+    fused.save(path)
+    _assert_same(expected, _predict(keras.saving.load_model(path), x))
+    with pytest.raises(ValueError, match="keras_layers"):
+        kcl.utils.fuse_for_inference(model, keras_layers="no")
