@@ -88,6 +88,24 @@ def _assign(variable, value) -> None:
     variable.assign(np.array(ops.convert_to_numpy(ops.cast(value, variable.dtype))))
 
 
+def _package_class(keras_class):
+    """The package's plain convolution class of a Keras convolution class
+    (`kcl.Conv1D/2D/3D`, `kcl.DepthwiseConv2D`: the same arguments, the
+    package's backend fast paths, e.g. torch's channels_last path without
+    Keras' layout copies)."""
+    from keras_cv_layers.layers.convolutional.conv1d import Conv1D
+    from keras_cv_layers.layers.convolutional.conv2d import Conv2D
+    from keras_cv_layers.layers.convolutional.conv3d import Conv3D
+    from keras_cv_layers.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
+
+    return {
+        keras.layers.Conv1D: Conv1D,
+        keras.layers.Conv2D: Conv2D,
+        keras.layers.Conv3D: Conv3D,
+        keras.layers.DepthwiseConv2D: DepthwiseConv2D,
+    }[keras_class]
+
+
 def _plain_conv(layer, keras_class, keras_layers: bool = True):
     """`keras.layers.ConvND` / `DepthwiseConv2D` holding the effective kernel
     (with `keras_layers=False`, the package's class of the same kind)."""
@@ -98,32 +116,19 @@ def _plain_conv(layer, keras_class, keras_layers: bool = True):
     else:
         args = (layer.filters, layer.kernel_size)
         kwargs["groups"] = layer.groups
-    new = keras_class(*args, name=layer.name, dtype=layer.dtype_policy, **kwargs)
+    cls = keras_class if keras_layers else _package_class(keras_class)
+    new = cls(*args, name=layer.name, dtype=layer.dtype_policy, **kwargs)
     new.build(_input_shape(layer))
     _assign(new.kernel, _baked_kernel(layer))
     if layer.use_bias:
         _assign(new.bias, layer.bias)
-    return new if keras_layers else _package_conv(new, _input_shape(layer))
+    return new
 
 
 def _package_conv(keras_layer, input_shape):
-    """The package's plain convolution (`kcl.Conv1D/2D/3D`,
-    `kcl.DepthwiseConv2D`, no transform) with `keras_layer`'s configuration
-    and weights: the same numbers through the package's own convolution
-    (its backend fast paths, e.g. torch's channels_last path without Keras'
-    layout copies)."""
-    from keras_cv_layers.layers.convolutional.conv1d import Conv1D
-    from keras_cv_layers.layers.convolutional.conv2d import Conv2D
-    from keras_cv_layers.layers.convolutional.conv3d import Conv3D
-    from keras_cv_layers.layers.convolutional.depthwise_conv2d import DepthwiseConv2D
-
-    package_class = {
-        keras.layers.Conv1D: Conv1D,
-        keras.layers.Conv2D: Conv2D,
-        keras.layers.Conv3D: Conv3D,
-        keras.layers.DepthwiseConv2D: DepthwiseConv2D,
-    }[type(keras_layer)]
-    new = package_class.from_config(keras_layer.get_config())
+    """`_package_class`'s layer with a built Keras convolution's
+    configuration and weights."""
+    new = _package_class(type(keras_layer)).from_config(keras_layer.get_config())
     new.build(input_shape)
     _copy_by_name(keras_layer, new, {})
     return new

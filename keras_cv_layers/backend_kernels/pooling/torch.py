@@ -61,7 +61,7 @@ def _scatter_max(values, targets, size: int, unique: bool = False):
     NaN and infinite values; then, and while compiling (no data-dependent
     branch), the `amax` reduction."""
     out = values.new_zeros((values.shape[0], size))
-    if torch.compiler.is_compiling() and not unique:
+    if torch.compiler.is_compiling():  # (`unique` is never known then)
         return out.scatter_reduce_(1, targets, values, reduce="amax", include_self=False)
     out.scatter_(1, targets, values)
     if unique or values.numel() == 0:
