@@ -80,9 +80,15 @@ def _fuse_benchmark(
 #: unfused package layers do not (their torch fast path): there the default
 #: form is slower than the unfused model, and `keras_layers=False` (the
 #: package's plain convolutions) is the fast one.
+#: The default form is checked against it on JAX and TensorFlow only: on
+#: torch its ratio measures Keras' own Conv2D against the package's (the
+#: copies above, ~1.3-1.4 here), not the fusion, so it is informational
+#: there and the `keras_layers=False` rows carry the target.
+_STOCK_TARGET = None if keras.backend.backend() == "torch" else 1.10
+
 BENCHMARKS = [
-    _fuse_benchmark("conv stack", _conv_stack, 1.10),
-    _fuse_benchmark("GroupConv2D stack", _group_stack, 1.10),
+    _fuse_benchmark("conv stack", _conv_stack, _STOCK_TARGET),
+    _fuse_benchmark("GroupConv2D stack", _group_stack, _STOCK_TARGET),
     _fuse_benchmark("conv stack", _conv_stack, 1.10, keras_layers=False),
     _fuse_benchmark("GroupConv2D stack", _group_stack, 1.10, keras_layers=False),
 ]
