@@ -231,7 +231,7 @@ def fit(
         run_eagerly: no `tf.function` (for tiny runs, where tracing and
             compiling would cost more than the steps); ignored on JAX, whose
             eager ops each compile on first use (the small experiments took
-            ~1.5x longer eager than jit-compiled there).
+            ~1.4x longer eager than jit-compiled there).
 
     Returns:
         The history, `{name: [value per epoch]}`.
